@@ -1,0 +1,35 @@
+// The fast path of Conv2DTranspose: weights packed once at creation, SIMD microkernels chosen
+// at run time for the CPU, parallel over the ComputePool. Internal to the kernel library.
+#ifndef TCONV_KERNEL_SRC_FAST_CONV_H_
+#define TCONV_KERNEL_SRC_FAST_CONV_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "tconv/kernel/compute_pool.h"
+#include "tconv/kernel/conv2d_transpose.h"
+#include "tconv/kernel/layer_config.h"
+
+namespace tconv::internal {
+
+class FastConv2DTranspose {
+ public:
+  // `config` is already validated and `weights` sized to it (Conv2DTranspose::Create checks).
+  static std::unique_ptr<const FastConv2DTranspose> Create(const LayerConfig& config,
+                                                           int64_t in_channels,
+                                                           const LayerWeights& weights);
+  virtual ~FastConv2DTranspose() = default;
+
+  // NHWC input (batch, in_h, in_w, in_channels) -> NHWC output (batch, out_h, out_w, filters)
+  // with the bias added and no activation. Each example's result must not depend on `batch`
+  // or on the pool's thread count (bit-for-bit).
+  virtual void Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
+                   const ComputePool& pool) const = 0;
+
+  // Bytes of packed weights held.
+  virtual int64_t packed_bytes() const = 0;
+};
+
+}  // namespace tconv::internal
+
+#endif  // TCONV_KERNEL_SRC_FAST_CONV_H_
