@@ -1,0 +1,45 @@
+#include "fast_isa.h"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace tconv::internal {
+namespace {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+Isa CpuIsa() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+    return Isa::kAvx512;
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+#endif
+  return Isa::kScalar;
+}
+
+Isa RequestedIsa() {
+  const char* env = std::getenv("TCONV_ISA");
+  const std::string_view name = env == nullptr ? "" : env;
+  if (name == "scalar") return Isa::kScalar;
+  if (name == "avx2") return Isa::kAvx2;
+  return Isa::kAvx512;
+}
+
+}  // namespace
+
+const KernelSet& SelectKernels() {
+  const Isa cpu = CpuIsa();
+  const Isa requested = RequestedIsa();
+  const Isa isa = static_cast<int>(requested) < static_cast<int>(cpu) ? requested : cpu;
+  switch (isa) {
+    case Isa::kAvx512: return Avx512Kernels();
+    case Isa::kAvx2: return Avx2Kernels();
+    case Isa::kScalar: break;
+  }
+  return ScalarKernels();
+}
+
+}  // namespace tconv::internal

@@ -1,0 +1,17 @@
+// Which microkernels the fast path uses on this CPU.
+#ifndef TCONV_KERNEL_SRC_FAST_ISA_H_
+#define TCONV_KERNEL_SRC_FAST_ISA_H_
+
+#include "microkernels.h"
+
+namespace tconv::internal {
+
+// The best kernel set the CPU supports: AVX-512 (F/VL/BW/DQ), else AVX2 + FMA, else scalar.
+// The environment variable TCONV_ISA=avx512|avx2|scalar caps the choice (a lower ISA only; a
+// higher one than the CPU has is ignored), so tests and benchmarks can cover every path on one
+// machine. Read at each call: layers pick their kernels once, when created.
+const KernelSet& SelectKernels();
+
+}  // namespace tconv::internal
+
+#endif  // TCONV_KERNEL_SRC_FAST_ISA_H_

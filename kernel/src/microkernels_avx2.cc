@@ -1,0 +1,144 @@
+// AVX2 + FMA microkernels (compiled with -mavx2 -mfma; called only after a CPU check).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "microkernels.h"
+
+namespace tconv::internal {
+namespace {
+
+constexpr int kLanes = 8;
+
+// Lanes [0, n) set, for maskload/maskstore.
+inline __m256i TailMask(int64_t n) {
+  alignas(32) static const int32_t kBits[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
+  const int64_t k = n >= kLanes ? kLanes : n;
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBits + kLanes - k));
+}
+
+// MR pixels x (NV * 8) channels; MR * NV + NV + 1 <= 16 registers.
+template <int MR, int NV>
+void GemmTile(int64_t kc, int64_t ntaps, const float* const* a, const float* const* b,
+              const float* init, float* const* out, int64_t n_valid) {
+  __m256 acc[MR][NV];
+  for (int n = 0; n < NV; ++n) {
+    const __m256 v = _mm256_loadu_ps(init + n * kLanes);
+    for (int r = 0; r < MR; ++r) acc[r][n] = v;
+  }
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* ap[MR];
+    for (int r = 0; r < MR; ++r) ap[r] = a[t * MR + r];
+    const float* bp = b[t];
+    for (int64_t c = 0; c < kc; ++c, bp += NV * kLanes) {
+      __m256 bv[NV];
+      for (int n = 0; n < NV; ++n) bv[n] = _mm256_loadu_ps(bp + n * kLanes);
+      for (int r = 0; r < MR; ++r) {
+        const __m256 av = _mm256_broadcast_ss(ap[r] + c);
+        for (int n = 0; n < NV; ++n) acc[r][n] = _mm256_fmadd_ps(av, bv[n], acc[r][n]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int n = 0; n < NV && n * kLanes < n_valid; ++n) {
+      if (n_valid - n * kLanes >= kLanes) {
+        _mm256_storeu_ps(out[r] + n * kLanes, acc[r][n]);
+      } else {
+        _mm256_maskstore_ps(out[r] + n * kLanes, TailMask(n_valid - n * kLanes), acc[r][n]);
+      }
+    }
+  }
+}
+
+template <int NV, int... Ms>
+void GemmDispatch(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
+                  const float* const* b, const float* init, float* const* out, int64_t n_valid) {
+  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+                      float* const*, int64_t);
+  static constexpr Fn kTiles[] = {GemmTile<Ms, NV>...};
+  kTiles[m - 1](kc, ntaps, a, b, init, out, n_valid);
+}
+
+// Fixed-order horizontal sum of the 8 lanes.
+inline float ReduceAdd(__m256 v) {
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
+  return _mm_cvtss_f32(s1);
+}
+
+// P pixels x F filters of dot products over channels, one partial sum per lane.
+template <int P, int F>
+void DotTile(int64_t kc, int64_t ntaps, const float* const* a, const float* const* w,
+             const float* bias, float* const* out) {
+  __m256 acc[P][F];
+  for (int r = 0; r < P; ++r) {
+    for (int j = 0; j < F; ++j) acc[r][j] = _mm256_setzero_ps();
+  }
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* ap[P];
+    for (int r = 0; r < P; ++r) ap[r] = a[t * P + r];
+    const float* wp = w[t];
+    int64_t c = 0;
+    for (; c + kLanes <= kc; c += kLanes) {
+      __m256 wv[F];
+      for (int j = 0; j < F; ++j) wv[j] = _mm256_loadu_ps(wp + j * kc + c);
+      for (int r = 0; r < P; ++r) {
+        const __m256 av = _mm256_loadu_ps(ap[r] + c);
+        for (int j = 0; j < F; ++j) acc[r][j] = _mm256_fmadd_ps(av, wv[j], acc[r][j]);
+      }
+    }
+    if (c < kc) {
+      const __m256i mask = TailMask(kc - c);
+      __m256 wv[F];
+      for (int j = 0; j < F; ++j) wv[j] = _mm256_maskload_ps(wp + j * kc + c, mask);
+      for (int r = 0; r < P; ++r) {
+        const __m256 av = _mm256_maskload_ps(ap[r] + c, mask);
+        for (int j = 0; j < F; ++j) acc[r][j] = _mm256_fmadd_ps(av, wv[j], acc[r][j]);
+      }
+    }
+  }
+  for (int r = 0; r < P; ++r) {
+    for (int j = 0; j < F; ++j) out[r][j] = ReduceAdd(acc[r][j]) + bias[j];
+  }
+}
+
+template <int F>
+void DotForFilters(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
+                   const float* const* w, const float* bias, float* const* out) {
+  switch (m) {
+    case 1: return DotTile<1, F>(kc, ntaps, a, w, bias, out);
+    case 2: return DotTile<2, F>(kc, ntaps, a, w, bias, out);
+    default: return DotTile<3, F>(kc, ntaps, a, w, bias, out);
+  }
+}
+
+void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
+         const float* const* w, const float* bias, float* const* out) {
+  switch (f) {
+    case 1: return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
+    case 2: return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
+    case 3: return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
+    default: return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
+  }
+}
+
+}  // namespace
+
+const KernelSet& Avx2Kernels() {
+  static const KernelSet kSet = [] {
+    KernelSet s;
+    s.isa = "avx2";
+    s.gemm[0] = {4, 24, GemmDispatch<3, 1, 2, 3, 4>};
+    s.gemm[1] = {6, 16, GemmDispatch<2, 1, 2, 3, 4, 5, 6>};
+    s.gemm[2] = {12, 8, GemmDispatch<1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>};
+    s.num_gemm = 3;
+    s.dot_mr = 3;
+    s.dot = Dot;
+    return s;
+  }();
+  return kSet;
+}
+
+}  // namespace tconv::internal

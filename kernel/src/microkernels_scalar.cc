@@ -1,0 +1,65 @@
+// Portable microkernels: the fallback for CPUs without AVX2/FMA and the path TCONV_ISA=scalar
+// forces. Plain loops (the compiler may vectorise them over channels; that keeps each
+// element's order of accumulation).
+#include <cstdint>
+
+#include "microkernels.h"
+
+namespace tconv::internal {
+namespace {
+
+constexpr int kMr = 4;
+constexpr int kNr = 8;
+constexpr int kDotMr = 4;
+
+void Gemm(int64_t m, int64_t kc, int64_t ntaps, const float* const* a, const float* const* b,
+          const float* init, float* const* out, int64_t n_valid) {
+  float acc[kMr][kNr];
+  for (int64_t r = 0; r < m; ++r) {
+    for (int n = 0; n < kNr; ++n) acc[r][n] = init[n];
+  }
+  for (int64_t t = 0; t < ntaps; ++t) {
+    for (int64_t r = 0; r < m; ++r) {
+      const float* ap = a[t * m + r];
+      const float* bp = b[t];
+      for (int64_t c = 0; c < kc; ++c, bp += kNr) {
+        for (int n = 0; n < kNr; ++n) acc[r][n] += ap[c] * bp[n];
+      }
+    }
+  }
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t n = 0; n < n_valid && n < kNr; ++n) out[r][n] = acc[r][n];
+  }
+}
+
+void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
+         const float* const* w, const float* bias, float* const* out) {
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t j = 0; j < f; ++j) {
+      float sum = 0.0f;
+      for (int64_t t = 0; t < ntaps; ++t) {
+        const float* ap = a[t * m + r];
+        const float* wp = w[t] + j * kc;
+        for (int64_t c = 0; c < kc; ++c) sum += ap[c] * wp[c];
+      }
+      out[r][j] = sum + bias[j];
+    }
+  }
+}
+
+}  // namespace
+
+const KernelSet& ScalarKernels() {
+  static const KernelSet kSet = [] {
+    KernelSet s;
+    s.isa = "scalar";
+    s.gemm[0] = {kMr, kNr, Gemm};
+    s.num_gemm = 1;
+    s.dot_mr = kDotMr;
+    s.dot = Dot;
+    return s;
+  }();
+  return kSet;
+}
+
+}  // namespace tconv::internal
