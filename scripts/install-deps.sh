@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package tconv needs to build, test and run.
-# Usage: scripts/install-deps.sh [--test] [--bench]
+# Usage: scripts/install-deps.sh [--test] [--bench] [--deploy]
 #   --test   also what the test suite needs (podman, prometheus, python/node clients)
 #   --bench  also the benchmark-only peers (oneDNN)
+#   --deploy also what the deployment tests need: podman (container image), Prometheus
+#            (promtool, real scrape), Node/npm (manifest validation, Node client) and Python's
+#            gRPC (Python client)
 # Runs as root (or through sudo when available). Safe to run again.
 set -euo pipefail
 
@@ -16,6 +19,12 @@ for arg in "$@"; do
   case "$arg" in
     --test) packages+=(python3 python3-numpy) ;;
     --bench) packages+=(libdnnl-dev) ;;
+    --deploy)
+      packages+=(podman buildah runc debootstrap prometheus curl python3 python3-grpcio
+                 python3-protobuf python3-numpy protobuf-compiler-grpc)
+      # Keep a Node.js that is already installed (e.g. NodeSource's, which bundles npm and
+      # conflicts with Debian's npm package).
+      command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
