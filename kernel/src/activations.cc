@@ -1,0 +1,93 @@
+#include "activations.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "parallel.h"
+
+namespace tconv::internal {
+namespace {
+
+// SELU constants from Klambauer et al., as TF 2.x defines them.
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// TF's softplus kernel: beyond |log(float epsilon) + 2| the result equals x (or exp(x)) to
+// float precision, and computing log1p(exp(x)) there would overflow (or lose exp(x)).
+double Softplus(double x) {
+  constexpr double kThreshold = -13.942385152878742;  // log(FLT_EPSILON) + 2
+  if (x > -kThreshold) return x;
+  if (x < kThreshold) return std::exp(x);
+  return std::log1p(std::exp(x));
+}
+
+// Softmax of one row: exp(x - max) / sum, with the sum in double.
+void SoftmaxRow(float* row, int64_t n) {
+  const float max = *std::max_element(row, row + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    row[i] = std::exp(row[i] - max);
+    sum += row[i];
+  }
+  const double inverse = 1.0 / sum;
+  for (int64_t i = 0; i < n; ++i) row[i] = static_cast<float>(row[i] * inverse);
+}
+
+// Elements per parallel task: large enough that scheduling costs stay negligible, small
+// enough that a large output (e.g. 256x256x64) is spread over the pool.
+constexpr int64_t kElementsPerTask = 1 << 14;
+
+}  // namespace
+
+float ActivateElement(Activation activation, float value) {
+  const double x = value;
+  switch (activation) {
+    case Activation::kLinear:
+    case Activation::kSoftmax:  // a row operation, see ApplyActivation
+      return value;
+    case Activation::kRelu:
+      return value > 0.0f ? value : 0.0f;
+    case Activation::kElu:
+      return static_cast<float>(x > 0 ? x : std::expm1(x));
+    case Activation::kSelu:
+      return static_cast<float>(kSeluScale * (x > 0 ? x : kSeluAlpha * std::expm1(x)));
+    case Activation::kSoftplus:
+      return static_cast<float>(Softplus(x));
+    case Activation::kSoftsign:
+      return static_cast<float>(x / (1.0 + std::fabs(x)));
+    case Activation::kTanh:
+      return static_cast<float>(std::tanh(x));
+    case Activation::kSigmoid:
+      return static_cast<float>(Sigmoid(x));
+    case Activation::kHardSigmoid:  // TF 2.x: slope 0.2 (Keras 3 changed it to 1/6)
+      return static_cast<float>(std::clamp(0.2 * x + 0.5, 0.0, 1.0));
+    case Activation::kExponential:
+      return static_cast<float>(std::exp(x));
+    case Activation::kSwish:
+      return static_cast<float>(x * Sigmoid(x));
+    case Activation::kGelu:  // exact (approximate=False), what the string "gelu" means
+      return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+  }
+  return value;
+}
+
+void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
+                     const ComputePool& pool) {
+  if (activation == Activation::kLinear || rows <= 0 || row_length <= 0) return;
+  const int64_t grain = std::max<int64_t>(1, kElementsPerTask / row_length);
+  if (activation == Activation::kSoftmax) {
+    ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) SoftmaxRow(data + r * row_length, row_length);
+    });
+    return;
+  }
+  ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
+    float* const first = data + begin * row_length;
+    float* const last = data + end * row_length;
+    for (float* p = first; p != last; ++p) *p = ActivateElement(activation, *p);
+  });
+}
+
+}  // namespace tconv::internal
