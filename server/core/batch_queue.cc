@@ -1,0 +1,172 @@
+#include "server/core/batch_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+
+namespace tconv::server::internal {
+namespace {
+
+int64_t ExampleElements(const Shape4& shape) { return shape[1] * shape[2] * shape[3]; }
+
+}  // namespace
+
+BatchQueue::BatchQueue(BatchingOptions options, std::string layer_name,
+                       std::shared_ptr<const Conv2DTranspose> layer, MetricsObserver* observer)
+    : options_(options),
+      name_(std::move(layer_name)),
+      layer_(std::move(layer)),
+      observer_(observer) {}
+
+absl::Status BatchQueue::CheckAdmission(int64_t examples) const {
+  if (closed_) {
+    return absl::UnavailableError(
+        absl::StrCat("layer '", name_, "' is being unloaded; its batcher takes no new requests"));
+  }
+  if (examples > options_.max_queue_size) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "request has ", examples, " examples, more than the queue of layer '", name_,
+        "' can hold (max_queue_size ", options_.max_queue_size, "); send smaller requests"));
+  }
+  if (queued_examples_ + examples > options_.max_queue_size) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "queue of layer '", name_, "' is full: ", queued_examples_, " of ", options_.max_queue_size,
+        " examples waiting, the request has ", examples, "; retry later"));
+  }
+  return absl::OkStatus();
+}
+
+void BatchQueue::Push(QueuedRequest request) {
+  const Shape4& shape = request.request.shape;
+  SubQueue& sub = by_shape_[{shape[1], shape[2], shape[3]}];
+  sub.examples += shape[0];
+  queued_examples_ += shape[0];
+  ++in_flight_;
+  sub.requests.push_back(std::move(request));
+  ReportDepth();
+}
+
+absl::Time BatchQueue::ReadyTime(const SubQueue& sub) const {
+  const absl::Time first = sub.requests.front().accepted;
+  if (closed_ || sub.examples >= options_.max_batch_size) return first;
+  return first + options_.batch_timeout;
+}
+
+absl::Time BatchQueue::ReadyTime() const {
+  absl::Time ready = absl::InfiniteFuture();
+  for (const auto& [key, sub] : by_shape_) ready = std::min(ready, ReadyTime(sub));
+  return ready;
+}
+
+Batch BatchQueue::TakeBatch() {
+  auto chosen = by_shape_.begin();
+  for (auto it = by_shape_.begin(); it != by_shape_.end(); ++it) {
+    if (ReadyTime(it->second) < ReadyTime(chosen->second)) chosen = it;
+  }
+  SubQueue& sub = chosen->second;
+  Batch batch{this, {}};
+  int64_t examples = 0;
+  while (!sub.requests.empty()) {
+    const int64_t next = sub.requests.front().request.shape[0];
+    if (!batch.requests.empty() && examples + next > options_.max_batch_size) break;
+    examples += next;
+    batch.requests.push_back(std::move(sub.requests.front()));
+    sub.requests.pop_front();
+  }
+  sub.examples -= examples;
+  queued_examples_ -= examples;
+  if (sub.requests.empty()) by_shape_.erase(chosen);
+  ReportDepth();
+  return batch;
+}
+
+void BatchQueue::Close() { closed_ = true; }
+
+void BatchQueue::ReportDepth() const {
+  if (observer_ != nullptr) observer_->OnQueueDepth(name_, queued_examples_);
+}
+
+std::vector<QueuedRequest*> BatchQueue::AnswerDropped(Batch& batch, absl::Time now) const {
+  std::vector<QueuedRequest*> live;
+  for (QueuedRequest& queued : batch.requests) {
+    const InferenceRequest& request = queued.request;
+    if (request.deadline <= now) {
+      std::move(queued.done)(absl::DeadlineExceededError(
+          absl::StrCat("deadline passed after ", absl::FormatDuration(now - request.enqueued),
+                       " in the queue of layer '", name_, "'; not computed")));
+    } else if (request.is_cancelled && request.is_cancelled()) {
+      std::move(queued.done)(absl::CancelledError(
+          absl::StrCat("request to layer '", name_, "' cancelled while queued; not computed")));
+    } else {
+      live.push_back(&queued);
+    }
+  }
+  return live;
+}
+
+void BatchQueue::Run(Batch& batch, const ComputePool& pool) const {
+  const absl::Time start = absl::Now();
+  const std::vector<QueuedRequest*> live = AnswerDropped(batch, start);
+  if (live.empty()) return;
+
+  // One request runs on its own buffers; several are concatenated along the batch axis, which
+  // is the outermost axis in both data formats.
+  Shape4 input_shape = live.front()->request.shape;
+  Shape4 output_shape = live.front()->output_shape;
+  int64_t examples = 0;
+  for (const QueuedRequest* queued : live) examples += queued->request.shape[0];
+  input_shape[0] = output_shape[0] = examples;
+  std::vector<float> merged_input;
+  if (live.size() > 1) {
+    merged_input.reserve(examples * ExampleElements(input_shape));
+    for (const QueuedRequest* queued : live) {
+      merged_input.insert(merged_input.end(), queued->request.input.begin(),
+                          queued->request.input.end());
+    }
+  }
+  const std::vector<float>& input = live.size() > 1 ? merged_input : live.front()->request.input;
+  std::vector<float> output(examples * ExampleElements(output_shape));
+
+  const absl::Time compute_start = absl::Now();
+  const absl::Status status = layer_->Run(input, input_shape, absl::MakeSpan(output), pool);
+  const absl::Duration compute = absl::Now() - compute_start;
+  if (!status.ok()) {
+    for (QueuedRequest* queued : live) std::move(queued->done)(status);
+    return;
+  }
+  Answer(live, start, compute, examples, std::move(output));
+}
+
+void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time start,
+                        absl::Duration compute, int64_t examples, std::vector<float> output) const {
+  std::vector<absl::Duration> queue_durations;
+  queue_durations.reserve(live.size());
+  for (const QueuedRequest* queued : live) {
+    queue_durations.push_back(start - queued->request.enqueued);
+  }
+  if (observer_ != nullptr) {
+    observer_->OnBatch(name_, examples, compute, queue_durations.data(),
+                       static_cast<int64_t>(live.size()));
+  }
+  const int64_t row = ExampleElements(live.front()->output_shape);
+  int64_t offset = 0;
+  for (size_t i = 0; i < live.size(); ++i) {
+    InferenceResult result;
+    result.shape = live[i]->output_shape;
+    const int64_t size = result.shape[0] * row;
+    if (live.size() == 1) {
+      result.output = std::move(output);  // the whole run is this request's answer
+    } else {
+      result.output.assign(output.begin() + offset, output.begin() + offset + size);
+    }
+    offset += size;
+    result.queue_duration = queue_durations[i];
+    result.compute_duration = compute;
+    result.batch_size = examples;
+    std::move(live[i]->done)(std::move(result));
+  }
+}
+
+}  // namespace tconv::server::internal

@@ -1,0 +1,191 @@
+// Helpers of batcher_test.cc: a real layer, seeded requests, a recording MetricsObserver, a
+// gate that holds batch workers busy, and the check "these are exactly the rows the layer
+// gives this request alone". Every wait is bounded (kWait).
+#ifndef TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
+#define TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/core/batcher.h"
+#include "server/core/metrics_observer.h"
+#include "tconv/kernel/compute_pool.h"
+#include "tconv/kernel/conv2d_transpose.h"
+#include "tconv/kernel/layer_config.h"
+
+namespace tconv::server {
+
+inline constexpr absl::Duration kWait = absl::Seconds(30);
+inline constexpr int64_t kInChannels = 3;
+inline constexpr std::string_view kChannelsLastLayer =
+    R"({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
+        "activation": "relu", "use_bias": true})";
+inline constexpr std::string_view kChannelsFirstLayer =
+    R"({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
+        "data_format": "channels_first", "activation": "relu", "use_bias": true})";
+
+inline BatchExecutor::Options ExecutorOptions(int threads) {
+  BatchExecutor::Options options;
+  options.threads = threads;
+  return options;
+}
+
+// Initializer weights plus a random bias, so that every output depends on it.
+inline std::shared_ptr<const Conv2DTranspose> MakeLayer(std::string_view json,
+                                                        int64_t in_channels) {
+  LayerConfig config = LayerConfig::FromJson(json).value();
+  LayerWeights weights = InitializeWeights(config, in_channels, /*seed=*/42).value();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
+  for (float& b : weights.bias) b = uniform(rng);
+  return Conv2DTranspose::Create(config, in_channels, std::move(weights)).value();
+}
+
+inline InferenceRequest RandomRequest(const Shape4& shape, uint64_t seed) {
+  InferenceRequest request;
+  request.shape = shape;
+  const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  request.input.resize(n > 0 ? n : 0);
+  for (float& v : request.input) v = uniform(rng);
+  return request;
+}
+
+struct Answer {
+  bool Wait() { return done.WaitForNotificationWithTimeout(kWait); }
+  absl::Notification done;
+  absl::StatusOr<InferenceResult> result = absl::UnknownError("not answered");
+};
+using AnswerPtr = std::shared_ptr<Answer>;
+
+// Submits a copy of `request`; the answer stays valid however the test ends.
+inline AnswerPtr Submit(Batcher& batcher, InferenceRequest request) {
+  auto answer = std::make_shared<Answer>();
+  batcher.Submit(std::move(request), [answer](absl::StatusOr<InferenceResult> result) {
+    ASSERT_FALSE(answer->done.HasBeenNotified()) << "answered twice";
+    answer->result = std::move(result);
+    answer->done.Notify();
+  });
+  return answer;
+}
+
+// The answer is OK and bit-identical to the layer run on `request` alone; -1 = any batch size.
+inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
+                              const InferenceRequest& request, int64_t batch_size = -1) {
+  ASSERT_TRUE(answer.Wait()) << "no answer within " << kWait;
+  ASSERT_TRUE(answer.result.ok()) << answer.result.status();
+  const Shape4 shape = layer.OutputShape(request.shape).value();
+  std::vector<float> alone(shape[0] * shape[1] * shape[2] * shape[3]);
+  ASSERT_TRUE(
+      layer.Run(request.input, request.shape, absl::MakeSpan(alone), ComputePool::Default()).ok());
+  EXPECT_EQ(answer.result->shape, shape);
+  ASSERT_EQ(answer.result->output.size(), alone.size());
+  EXPECT_EQ(std::memcmp(answer.result->output.data(), alone.data(), alone.size() * 4), 0)
+      << "rows differ from running the request alone";
+  if (batch_size >= 0) {
+    EXPECT_EQ(answer.result->batch_size, batch_size);
+  }
+}
+
+struct BatchRecord {
+  int64_t examples = 0;
+  int64_t requests = 0;
+  friend bool operator==(const BatchRecord& a, const BatchRecord& b) {
+    return a.examples == b.examples && a.requests == b.requests;
+  }
+  friend std::ostream& operator<<(std::ostream& os, const BatchRecord& b) {
+    return os << "{examples " << b.examples << ", requests " << b.requests << "}";
+  }
+};
+
+class TestObserver : public MetricsObserver {
+ public:
+  void OnRequest(std::string_view, absl::StatusCode, absl::Duration) override {}
+  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration compute,
+               const absl::Duration* queue_durations, int64_t num_requests) override {
+    EXPECT_EQ(layer, "gen");
+    EXPECT_GE(compute, absl::ZeroDuration());
+    for (int64_t i = 0; i < num_requests; ++i) EXPECT_GE(queue_durations[i], absl::ZeroDuration());
+    absl::MutexLock lock(&mu_);
+    batches_.push_back({batch_size, num_requests});
+  }
+  void OnQueueDepth(std::string_view, int64_t depth) override {
+    absl::MutexLock lock(&mu_);
+    depths_.push_back(depth);
+  }
+  void OnLayerAdded(std::string_view) override {}
+  void OnLayerRemoved(std::string_view) override {}
+
+  std::vector<BatchRecord> Batches() const {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+  std::vector<int64_t> Depths() const {
+    absl::MutexLock lock(&mu_);
+    return depths_;
+  }
+  int64_t LastDepth() const {
+    absl::MutexLock lock(&mu_);
+    return depths_.empty() ? 0 : depths_.back();
+  }
+  // Waits until the queue holds `depth` examples.
+  bool WaitForDepth(int64_t depth) const {
+    absl::MutexLock lock(&mu_);
+    auto reached = [&] { return !depths_.empty() && depths_.back() == depth; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), kWait);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<BatchRecord> batches_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> depths_ ABSL_GUARDED_BY(mu_);
+};
+
+// Blocker() is an is_cancelled() that holds the worker polling it until Open() (or kWait).
+// Shared state, so blockers may outlive the Gate; destroying the Gate opens it.
+class Gate {
+ public:
+  ~Gate() { Open(); }
+  std::function<bool()> Blocker() {
+    return [state = state_] {
+      absl::MutexLock lock(&state->mu);
+      ++state->entered;
+      state->mu.AwaitWithTimeout(absl::Condition(&state->open), kWait);
+      return false;
+    };
+  }
+  // Waits until `n` blockers are being held.
+  bool WaitEntered(int n) {
+    absl::MutexLock lock(&state_->mu);
+    auto entered = [&] { return state_->entered >= n; };
+    return state_->mu.AwaitWithTimeout(absl::Condition(&entered), kWait);
+  }
+  void Open() {
+    absl::MutexLock lock(&state_->mu);
+    state_->open = true;
+  }
+
+ private:
+  struct State {
+    absl::Mutex mu;
+    int entered = 0;
+    bool open = false;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+}  // namespace tconv::server
+
+#endif  // TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
