@@ -39,3 +39,47 @@ events_logger = "file"
 CONF
   export CONTAINERS_CONF=$conf
 }
+
+# start_server LOG BINARY ARGS...: starts tconv-server in the background, sets SERVER_PID.
+start_server() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  SERVER_PID=$!
+}
+
+# stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 15); returns the exit code.
+stop_pid() {
+  local pid=$1 grace=${2:-15} deadline
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + grace))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# wait_healthy TCONV_TOOL ADDRESS SECONDS: until grpc.health.v1 answers SERVING.
+wait_healthy() {
+  wait_until "$3" "tconv-server at $2 to report SERVING" "$1" health --server "$2" --timeout 2s
+}
+
+# write_npy FILE SHAPE(comma separated) SEED: a float32 .npy of that shape with values in
+# [-1, 1) from a seeded generator (standard library only).
+write_npy() {
+  /usr/bin/python3 - "$@" <<'PY'
+import random, struct, sys
+path, shape, seed = sys.argv[1], [int(d) for d in sys.argv[2].split(",")], int(sys.argv[3])
+count = 1
+for d in shape:
+    count *= d
+rng = random.Random(seed)
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}, " for d in shape)
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+with open(path, "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+    f.write(struct.pack("<%df" % count, *(rng.uniform(-1, 1) for _ in range(count))))
+PY
+}

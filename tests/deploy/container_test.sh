@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Builds the image from the top-level Dockerfile with podman and checks it as users run it:
+# loopback only (--network=host with 127.0.0.1 addresses), health through the image's
+# HEALTHCHECK, a layer created with the `tconv` tool answering a golden case, conformance through
+# the container, `podman stop` = SIGTERM to PID 1 = clean exit 0 within the drain timeout,
+# layers persisting across a restart on the repository volume, a read-only container on a
+# read-only repository (the Kubernetes setup), and the example repository as the default.
+# Usage: container_test.sh REPO_DIR TCONV_TOOL
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+repo=$1 tool=$2
+py=/usr/bin/python3
+
+command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh --deploy)"
+[[ $(id -u) == 0 ]] || skip "needs root (rootful podman; debootstrap for the base images)"
+[[ -x $py ]] || skip "/usr/bin/python3 is not installed"
+
+image=localhost/tconv-test:latest
+drain_seconds=10
+tmp=$(mktemp -d)
+containers=()
+cleanup() {
+  local rc=$?
+  for c in "${containers[@]}"; do
+    ((rc == 0 || rc == SKIP)) || { log "--- logs of $c"; podman logs --tail 30 "$c" >&2 2>&1 || true; }
+    timeout 60 podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+write_containers_conf "$tmp/containers.conf"
+
+if ! podman image exists debian:bookworm || ! podman image exists debian:bookworm-slim; then
+  command -v debootstrap >/dev/null ||
+    skip "base images debian:bookworm(-slim) are missing and debootstrap is not installed"
+  timeout 900 "$here/base_images.sh"
+fi
+
+log "podman build (Dockerfile at $repo)"
+start=$SECONDS
+timeout 2400 podman build --pull=never --network=host --format docker -t "$image" \
+  -f "$repo/Dockerfile" "$repo" >"$tmp/build.log" 2>&1 || { tail -40 "$tmp/build.log" >&2; die "image build failed"; }
+size=$(podman image inspect --format '{{.Size}}' "$image")
+log "image built in $((SECONDS - start)) s: $image, $((size / 1000000)) MB"
+echo "tconv image size: $((size / 1000000)) MB"
+
+# The image's contract, from its configuration.
+inspect() { podman image inspect --format "$1" "$image"; }
+[[ $(inspect '{{.Config.User}}') == 10001:10001 ]] || die "image user is $(inspect '{{.Config.User}}'), not 10001:10001"
+[[ $(inspect '{{json .Config.ExposedPorts}}') == *8001/tcp*8002/tcp* ]] || die "EXPOSE 8001 8002 missing"
+[[ $(inspect '{{json .Config.Volumes}}') == *'"/models"'* ]] || die "VOLUME /models missing"
+[[ $(inspect '{{json .Config.Entrypoint}}') == '["/usr/local/bin/tconv-server"]' ]] || die "ENTRYPOINT is not the server in exec form"
+[[ $(inspect '{{json .Config.Healthcheck}}') == *"tconv health"* ]] || die "HEALTHCHECK missing: $(inspect '{{json .Config.Healthcheck}}')"
+
+# run NAME [podman options...] -- : starts a container on fresh loopback ports, sets GRPC.
+run() {
+  local name=$1
+  shift
+  GRPC=127.0.0.1:$(free_port)
+  local metrics=127.0.0.1:$(free_port)
+  containers+=("$name")
+  podman run -d --name "$name" --network=host -e TCONV_HEALTH_ADDRESS="$GRPC" "$@" "$image" \
+    --grpc_address="$GRPC" --metrics_address="$metrics" --model_repository=/models \
+    --drain_timeout="${drain_seconds}s" >/dev/null
+  wait_healthy "$tool" "$GRPC" 60 || die "container $name never became healthy"
+  # The image's own HEALTHCHECK (tconv health inside the container) agrees.
+  timeout 30 podman healthcheck run "$name" >/dev/null || die "HEALTHCHECK of $name failed"
+}
+
+# stop NAME: SIGTERM through podman stop; the server must exit 0 before the drain timeout ends.
+stop() {
+  local name=$1 start=$SECONDS code
+  timeout 120 podman stop -t $((drain_seconds + 20)) "$name" >/dev/null
+  local elapsed=$((SECONDS - start))
+  code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+  [[ $code == 0 ]] || die "$name exited with $code after podman stop (137 = killed: SIGTERM not handled)"
+  ((elapsed <= drain_seconds + 2)) || die "$name took $elapsed s to stop (drain timeout ${drain_seconds} s)"
+  log "$name stopped cleanly in $elapsed s"
+}
+
+case_dir=$tmp/case
+"$py" "$here/golden_case.py" extract "$repo/tests/conformance/conv2d_transpose_cases.jsonl" \
+  pub000_dcgan_k5s2_same "$case_dir"
+models=$tmp/models
+mkdir -p "$models"
+chown 10001:10001 "$models"
+
+log "1. fresh repository volume: create a layer, golden answer, conformance, clean stop"
+run tconv-test-$$-a -v "$models:/models"
+"$tool" create --server "$GRPC" --name golden --config "$case_dir/config.json" \
+  --weights "$case_dir/kernel.npy" --bias "$case_dir/bias.npy" >/dev/null
+"$tool" infer --server "$GRPC" --name golden --input "$case_dir/input.npy" --output "$tmp/out_a.npy" >/dev/null
+"$py" "$here/golden_case.py" compare "$case_dir" "$tmp/out_a.npy"
+timeout 600 "$tool" conformance --server "$GRPC" "$repo"/tests/conformance/*.jsonl >"$tmp/conformance.log" 2>&1 ||
+  { tail -20 "$tmp/conformance.log" >&2; die "conformance through the container failed"; }
+tail -1 "$tmp/conformance.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' <(tail -1 "$tmp/conformance.log") || die "conformance summary: $(tail -1 "$tmp/conformance.log")"
+stop tconv-test-$$-a
+
+log "2. restart on the same volume: the layer is back, bit-identical"
+run tconv-test-$$-b -v "$models:/models"
+"$tool" get --server "$GRPC" --name golden >/dev/null || die "layer golden lost across the restart"
+"$tool" infer --server "$GRPC" --name golden --input "$case_dir/input.npy" --output "$tmp/out_b.npy" >/dev/null
+cmp "$tmp/out_a.npy" "$tmp/out_b.npy" || die "answers differ after the restart"
+stop tconv-test-$$-b
+
+log "3. read-only root filesystem, read-only repository (as in deploy/k8s)"
+run tconv-test-$$-c --read-only -v "$models:/models:ro"
+"$tool" infer --server "$GRPC" --name golden --input "$case_dir/input.npy" --output "$tmp/out_c.npy" >/dev/null
+cmp "$tmp/out_a.npy" "$tmp/out_c.npy" || die "answers differ on the read-only repository"
+stop tconv-test-$$-c
+
+log "4. no volume given: the image's example repository is served"
+run tconv-test-$$-d
+"$tool" list --server "$GRPC" >"$tmp/list.txt"
+grep -Eq '^[1-9][0-9]* layers?$' <(tail -1 "$tmp/list.txt") || die "example repository not served: $(cat "$tmp/list.txt")"
+stop tconv-test-$$-d
+log "container test passed (image $((size / 1000000)) MB)"
