@@ -109,6 +109,14 @@ log "3. read-only root filesystem, read-only repository (as in deploy/k8s)"
 run tconv-test-$$-c --read-only -v "$models:/models:ro"
 "$tool" infer --server "$GRPC" --name golden --input "$case_dir/input.npy" --output "$tmp/out_c.npy" >/dev/null
 cmp "$tmp/out_a.npy" "$tmp/out_c.npy" || die "answers differ on the read-only repository"
+# Writes are refused (the repository is read-only), nothing changes, the server keeps serving.
+if "$tool" create --server "$GRPC" --name extra --config "$case_dir/config.json" \
+    --weights "$case_dir/kernel.npy" --bias "$case_dir/bias.npy" >"$tmp/create_ro.log" 2>&1; then
+  die "create succeeded on a read-only repository"
+fi
+log "create on the read-only repository refused: $(tail -1 "$tmp/create_ro.log")"
+"$tool" health --server "$GRPC" >/dev/null || die "server unhealthy after a refused create"
+grep -Eq '^1 layer$' <("$tool" list --server "$GRPC" | tail -1) || die "layer set changed on a read-only repository"
 stop tconv-test-$$-c
 
 log "4. no volume given: the image's example repository is served"
