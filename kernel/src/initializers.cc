@@ -152,6 +152,7 @@ absl::Status FillOrthogonal(double gain, const Tensor& tensor, RandomStream& rng
         tensor.argument, " Orthogonal for a ", rows, " x ", cols,
         " kernel matrix is too large to factorize here; supply the weights instead"));
   }
+  out.assign(rows * cols, 0.0f);
   std::vector<double> q(m * n);  // column-major: column j at q[j * m]
   for (double& value : q) value = rng.Normal();
   for (int64_t j = 0; j < n; ++j) {
@@ -198,8 +199,9 @@ absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed,
     seed = static_cast<uint64_t>(config["seed"].get<int64_t>());  // the initializer's own seed
   }
   RandomStream rng(Mix(Mix(seed) ^ tensor.tag));
-  out.assign(Elements(tensor.shape), 0.0f);
   const auto number = [&config](const char* key) { return config[key].get<double>(); };
+  if (name == "Orthogonal") return FillOrthogonal(number("gain"), tensor, rng, out);
+  out.assign(Elements(tensor.shape), 0.0f);
   if (name == "Zeros") return absl::OkStatus();
   if (name == "Ones" || name == "Constant") {
     std::fill(out.begin(), out.end(), name == "Ones" ? 1.0f : float(number("value")));
@@ -211,8 +213,6 @@ absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed,
     FillVarianceScaling(number("scale"), config["mode"].get<std::string>(),
                         config["distribution"].get<std::string>(), ComputeFans(tensor.shape),
                         rng, out);
-  } else if (name == "Orthogonal") {
-    return FillOrthogonal(number("gain"), tensor, rng, out);
   } else {
     for (const ScalingRule& rule : kScalingRules) {
       if (name == rule.class_name) {
