@@ -121,8 +121,9 @@ void FillNormal(double mean, double stddev, bool truncated, RandomStream& rng,
 // VarianceScaling and the named initializers built on it (Glorot, He, LeCun).
 void FillVarianceScaling(double scale, const std::string& mode, const std::string& distribution,
                          Fans fans, RandomStream& rng, std::vector<float>& out) {
-  const double n = mode == "fan_in" ? fans.in : mode == "fan_out" ? fans.out
-                                                                  : (fans.in + fans.out) / 2.0;
+  const double n = mode == "fan_in"    ? fans.in
+                   : mode == "fan_out" ? fans.out
+                                       : (fans.in + fans.out) / 2.0;
   scale /= std::max(1.0, n);
   if (distribution == "uniform") {
     const double limit = std::sqrt(3.0 * scale);
@@ -148,9 +149,9 @@ absl::Status FillOrthogonal(double gain, const Tensor& tensor, RandomStream& rng
   const int64_t m = std::max(rows, cols);
   const int64_t n = std::min(rows, cols);
   if (m * n > kMaxOrthogonalWork / n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tensor.argument, " Orthogonal for a ", rows, " x ", cols,
-        " kernel matrix is too large to factorize here; supply the weights instead"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(tensor.argument, " Orthogonal for a ", rows, " x ", cols,
+                     " kernel matrix is too large to factorize here; supply the weights instead"));
   }
   out.assign(rows * cols, 0.0f);
   std::vector<double> q(m * n);  // column-major: column j at q[j * m]
@@ -191,8 +192,7 @@ constexpr ScalingRule kScalingRules[] = {
 };
 
 // `init` is normalised (every field of its class present).
-absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed,
-                  std::vector<float>& out) {
+absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed, std::vector<float>& out) {
   const auto name = init["class_name"].get<std::string>();
   const Json& config = init["config"];
   if (config.contains("seed") && !config["seed"].is_null()) {
@@ -211,8 +211,8 @@ absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed,
     FillNormal(number("mean"), number("stddev"), name == "TruncatedNormal", rng, out);
   } else if (name == "VarianceScaling") {
     FillVarianceScaling(number("scale"), config["mode"].get<std::string>(),
-                        config["distribution"].get<std::string>(), ComputeFans(tensor.shape),
-                        rng, out);
+                        config["distribution"].get<std::string>(), ComputeFans(tensor.shape), rng,
+                        out);
   } else {
     for (const ScalingRule& rule : kScalingRules) {
       if (name == rule.class_name) {
@@ -222,8 +222,8 @@ absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed,
       }
     }
     return absl::InvalidArgumentError(absl::StrCat(
-        tensor.argument, " ", name, " cannot initialize this ", tensor.shape.size(),
-        "-D tensor", name == "Identity" ? " (Identity is defined for 2-D shapes only)" : ""));
+        tensor.argument, " ", name, " cannot initialize this ", tensor.shape.size(), "-D tensor",
+        name == "Identity" ? " (Identity is defined for 2-D shapes only)" : ""));
   }
   return absl::OkStatus();
 }
@@ -234,8 +234,7 @@ absl::StatusOr<LayerWeights> InitializeWeights(const LayerConfig& config, int64_
                                                uint64_t seed) {
   RETURN_IF_ERROR(config.Validate());
   if (in_channels < 1 || in_channels > LayerLimits::kMaxInChannels) {
-    return absl::InvalidArgumentError(absl::StrCat("in_channels ", in_channels,
-                                                   " must be in [1, ",
+    return absl::InvalidArgumentError(absl::StrCat("in_channels ", in_channels, " must be in [1, ",
                                                    LayerLimits::kMaxInChannels, "]"));
   }
   const Tensor kernel{"kernel_initializer",
@@ -243,22 +242,21 @@ absl::StatusOr<LayerWeights> InitializeWeights(const LayerConfig& config, int64_
                       1};
   if (Elements(kernel.shape) > LayerLimits::kMaxKernelElements) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "kernel (", config.kernel_size[0], ", ", config.kernel_size[1], ", ", config.filters,
-        ", ", in_channels, ") has more than ", LayerLimits::kMaxKernelElements, " elements"));
+        "kernel (", config.kernel_size[0], ", ", config.kernel_size[1], ", ", config.filters, ", ",
+        in_channels, ") has more than ", LayerLimits::kMaxKernelElements, " elements"));
   }
-  ASSIGN_OR_RETURN(Json kernel_init,
-                   internal::ParseKerasObject(config.kernel_initializer,
-                                              internal::KerasObjectKind::kInitializer,
-                                              "kernel_initializer"));
+  ASSIGN_OR_RETURN(
+      Json kernel_init,
+      internal::ParseKerasObject(config.kernel_initializer, internal::KerasObjectKind::kInitializer,
+                                 "kernel_initializer"));
   LayerWeights weights;
   RETURN_IF_ERROR(Fill(kernel_init, kernel, seed, weights.kernel));
   if (config.use_bias) {
-    ASSIGN_OR_RETURN(Json bias_init,
-                     internal::ParseKerasObject(config.bias_initializer,
-                                                internal::KerasObjectKind::kInitializer,
-                                                "bias_initializer"));
-    RETURN_IF_ERROR(Fill(bias_init, {"bias_initializer", {config.filters}, 2}, seed,
-                         weights.bias));
+    ASSIGN_OR_RETURN(
+        Json bias_init,
+        internal::ParseKerasObject(config.bias_initializer, internal::KerasObjectKind::kInitializer,
+                                   "bias_initializer"));
+    RETURN_IF_ERROR(Fill(bias_init, {"bias_initializer", {config.filters}, 2}, seed, weights.bias));
   }
   return weights;
 }

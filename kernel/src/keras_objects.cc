@@ -34,6 +34,7 @@ const std::vector<ClassSpec>& Classes() {
   using K = KerasObjectKind;
   const ParamSpec seed{"seed", Param::kSeed, nullptr};
   const ParamSpec axis{"axis", Param::kAxis, 0};
+  // clang-format off
   static const auto* classes = new std::vector<ClassSpec>{
       {K::kInitializer, "Zeros", {"zeros", "zero"}, {}},
       {K::kInitializer, "Ones", {"ones", "one"}, {}},
@@ -72,14 +73,18 @@ const std::vector<ClassSpec>& Classes() {
         {"rate", Param::kFloat, 1.0}, axis}},
       {K::kConstraint, "RadialConstraint", {"radial_constraint"}, {}},
   };
+  // clang-format on
   return *classes;
 }
 
 absl::string_view KindName(KerasObjectKind kind) {
   switch (kind) {
-    case KerasObjectKind::kInitializer: return "initializer";
-    case KerasObjectKind::kRegularizer: return "regularizer";
-    case KerasObjectKind::kConstraint: return "constraint";
+    case KerasObjectKind::kInitializer:
+      return "initializer";
+    case KerasObjectKind::kRegularizer:
+      return "regularizer";
+    case KerasObjectKind::kConstraint:
+      return "constraint";
   }
   return "object";
 }
@@ -148,16 +153,16 @@ absl::Status CheckValues(const ClassSpec& spec, Json& config, absl::string_view 
     if (distribution == "normal") config["distribution"] = distribution = "truncated_normal";
     if (distribution != "truncated_normal" && distribution != "untruncated_normal" &&
         distribution != "uniform") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          argument, " VarianceScaling distribution \"", distribution,
-          "\" must be truncated_normal, untruncated_normal, normal or uniform"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(argument, " VarianceScaling distribution \"", distribution,
+                       "\" must be truncated_normal, untruncated_normal, normal or uniform"));
     }
   }
   if (name == "OrthogonalRegularizer") {
     const auto mode = config["mode"].get<std::string>();
     if (mode != "rows" && mode != "columns") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          argument, " OrthogonalRegularizer mode \"", mode, "\" must be rows or columns"));
+      return absl::InvalidArgumentError(absl::StrCat(argument, " OrthogonalRegularizer mode \"",
+                                                     mode, "\" must be rows or columns"));
     }
   }
   return absl::OkStatus();
@@ -184,13 +189,12 @@ absl::StatusOr<Json> NormalizeConfig(const ClassSpec& spec, Json given,
       continue;
     }
     ASSIGN_OR_RETURN(config[param.key],
-                     ReadParam(*it, param.type, absl::StrCat(argument, " ", name, " ",
-                                                             param.key)));
+                     ReadParam(*it, param.type, absl::StrCat(argument, " ", name, " ", param.key)));
     given.erase(it);
   }
   if (!given.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(argument, " ", name, " has no argument \"",
-                                                   given.begin().key(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(argument, " ", name, " has no argument \"", given.begin().key(), "\""));
   }
   RETURN_IF_ERROR(CheckValues(spec, config, argument));
   return Json{{"class_name", spec.class_name}, {"config", std::move(config)}};
@@ -203,8 +207,8 @@ absl::StatusOr<Json> NormalizeDict(const Json& value, KerasObjectKind kind,
     if (key == "class_name") continue;
     if (key == "config") {
       if (!field.is_null() && !field.is_object()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            argument, " config must be a JSON object, got ", JsonText(field)));
+        return absl::InvalidArgumentError(
+            absl::StrCat(argument, " config must be a JSON object, got ", JsonText(field)));
       }
       if (field.is_object()) given = field;
     } else if (key == "module" || key == "registered_name") {
@@ -222,7 +226,8 @@ absl::StatusOr<Json> NormalizeDict(const Json& value, KerasObjectKind kind,
     return absl::InvalidArgumentError(
         absl::StrCat(argument, " ", JsonText(value), " has no class_name"));
   }
-  ASSIGN_OR_RETURN(std::string name, ReadString(*class_name, absl::StrCat(argument, " class_name")));
+  ASSIGN_OR_RETURN(std::string name,
+                   ReadString(*class_name, absl::StrCat(argument, " class_name")));
   ASSIGN_OR_RETURN(const ClassSpec* spec, FindClass(name, kind, argument));
   return NormalizeConfig(*spec, std::move(given), argument);
 }

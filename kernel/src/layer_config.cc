@@ -1,5 +1,7 @@
 // LayerConfig: names, output-size rule (spec §3.1) and get_config()-style serialisation.
 // FromJson lives in layer_config_json.cc, Validate in layer_config_validate.cc.
+#include "tconv/kernel/layer_config.h"
+
 #include <algorithm>
 #include <array>
 #include <string>
@@ -8,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "keras_objects.h"
-#include "tconv/kernel/layer_config.h"
 
 namespace tconv {
 namespace {
@@ -70,15 +71,13 @@ absl::StatusOr<Activation> ParseActivation(std::string_view name) {
   for (const ActivationEntry& entry : kActivations) {
     names.emplace_back(entry.name.data(), entry.name.size());
   }
-  return absl::InvalidArgumentError(absl::StrCat("activation \"",
-                                                 absl::string_view(name.data(), name.size()),
-                                                 "\" is not a TF 2.x activation; expected one of ",
-                                                 absl::StrJoin(names, ", "), " or null"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "activation \"", absl::string_view(name.data(), name.size()),
+      "\" is not a TF 2.x activation; expected one of ", absl::StrJoin(names, ", "), " or null"));
 }
 
 Pair LayerConfig::EffectiveKernel() const {
-  return {(kernel_size[0] - 1) * dilation_rate[0] + 1,
-          (kernel_size[1] - 1) * dilation_rate[1] + 1};
+  return {(kernel_size[0] - 1) * dilation_rate[0] + 1, (kernel_size[1] - 1) * dilation_rate[1] + 1};
 }
 
 int64_t LayerConfig::OutputLength(int64_t n, int axis) const {
@@ -93,13 +92,11 @@ int64_t LayerConfig::OutputLength(int64_t n, int axis) const {
 
 bool operator==(const LayerConfig& a, const LayerConfig& b) {
   return a.name == b.name && a.filters == b.filters && a.kernel_size == b.kernel_size &&
-         a.strides == b.strides && a.padding == b.padding &&
-         a.output_padding == b.output_padding && a.data_format == b.data_format &&
-         a.dilation_rate == b.dilation_rate && a.activation == b.activation &&
-         a.use_bias == b.use_bias && a.kernel_initializer == b.kernel_initializer &&
-         a.bias_initializer == b.bias_initializer &&
-         a.kernel_regularizer == b.kernel_regularizer &&
-         a.bias_regularizer == b.bias_regularizer &&
+         a.strides == b.strides && a.padding == b.padding && a.output_padding == b.output_padding &&
+         a.data_format == b.data_format && a.dilation_rate == b.dilation_rate &&
+         a.activation == b.activation && a.use_bias == b.use_bias &&
+         a.kernel_initializer == b.kernel_initializer && a.bias_initializer == b.bias_initializer &&
+         a.kernel_regularizer == b.kernel_regularizer && a.bias_regularizer == b.bias_regularizer &&
          a.activity_regularizer == b.activity_regularizer &&
          a.kernel_constraint == b.kernel_constraint && a.bias_constraint == b.bias_constraint;
 }

@@ -37,7 +37,7 @@ absl::Status ReadDtype(const Json& value, LayerConfig&) {
     ASSIGN_OR_RETURN(name, internal::ReadString(value, "dtype"));
   }
   for (absl::string_view known : {"float32", "float16", "bfloat16", "float64", "mixed_float16",
-                                 "mixed_bfloat16", "half", "float", "double"}) {
+                                  "mixed_bfloat16", "half", "float", "double"}) {
     if (name == known) return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
@@ -80,9 +80,9 @@ absl::Status ReadPadding(const Json& value, LayerConfig& config) {
     config.padding = lower == "same" ? Padding::kSame : Padding::kValid;
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "padding \"", text, "\" must be \"valid\" or \"same\"",
-      lower == "causal" ? " (\"causal\" exists only for 1-D convolutions)" : ""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("padding \"", text, "\" must be \"valid\" or \"same\"",
+                   lower == "causal" ? " (\"causal\" exists only for 1-D convolutions)" : ""));
 }
 
 // null is Keras' image_data_format(), "channels_last" by default.
@@ -98,8 +98,8 @@ absl::Status ReadDataFormat(const Json& value, LayerConfig& config) {
         lower == "channels_first" ? DataFormat::kChannelsFirst : DataFormat::kChannelsLast;
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "data_format \"", text, "\" must be \"channels_last\" or \"channels_first\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("data_format \"", text, "\" must be \"channels_last\" or \"channels_first\""));
 }
 
 absl::Status ReadActivation(const Json& value, LayerConfig& config) {
@@ -163,26 +163,16 @@ absl::Status ReadRegisteredName(const Json& value, LayerConfig&) {
   return ReadOptionalString(value, "registered_name");
 }
 
-template <KerasObjectKind kKind, KerasObject LayerConfig::*kMember>
-absl::Status ReadObject(const Json& value, LayerConfig& config, absl::string_view key) {
-  ASSIGN_OR_RETURN(Json normalized, internal::NormalizeKerasObject(value, kKind, key));
-  (config.*kMember).json = normalized.dump();
-  return absl::OkStatus();
-}
-
 using FieldReader = absl::Status (*)(const Json& value, LayerConfig& config);
 
+// A key of the get_config() dict: read by `read`, or, for initializers, regularizers and
+// constraints, normalised into `object`.
 struct Field {
   absl::string_view key;
-  FieldReader read;
+  FieldReader read = nullptr;
+  KerasObject LayerConfig::*object = nullptr;
+  KerasObjectKind kind = KerasObjectKind::kInitializer;
 };
-
-#define TCONV_OBJECT_FIELD(key, kind)                                         \
-  Field {                                                                     \
-    #key, [](const Json& value, LayerConfig& config) {                        \
-      return ReadObject<KerasObjectKind::kind, &LayerConfig::key>(value, config, #key); \
-    }                                                                         \
-  }
 
 // Every key Keras' get_config() emits for this layer (TF 2.x, tf-keras, Keras 3).
 const Field kFields[] = {
@@ -199,20 +189,27 @@ const Field kFields[] = {
     {"groups", ReadGroups},
     {"activation", ReadActivation},
     {"use_bias", ReadUseBias},
-    TCONV_OBJECT_FIELD(kernel_initializer, kInitializer),
-    TCONV_OBJECT_FIELD(bias_initializer, kInitializer),
-    TCONV_OBJECT_FIELD(kernel_regularizer, kRegularizer),
-    TCONV_OBJECT_FIELD(bias_regularizer, kRegularizer),
-    TCONV_OBJECT_FIELD(activity_regularizer, kRegularizer),
-    TCONV_OBJECT_FIELD(kernel_constraint, kConstraint),
-    TCONV_OBJECT_FIELD(bias_constraint, kConstraint),
+    {"kernel_initializer", nullptr, &LayerConfig::kernel_initializer},
+    {"bias_initializer", nullptr, &LayerConfig::bias_initializer},
+    {"kernel_regularizer", nullptr, &LayerConfig::kernel_regularizer,
+     KerasObjectKind::kRegularizer},
+    {"bias_regularizer", nullptr, &LayerConfig::bias_regularizer, KerasObjectKind::kRegularizer},
+    {"activity_regularizer", nullptr, &LayerConfig::activity_regularizer,
+     KerasObjectKind::kRegularizer},
+    {"kernel_constraint", nullptr, &LayerConfig::kernel_constraint, KerasObjectKind::kConstraint},
+    {"bias_constraint", nullptr, &LayerConfig::bias_constraint, KerasObjectKind::kConstraint},
     {"batch_input_shape", ReadBatchInputShape},
     {"build_config", ReadBuildConfig},
     {"module", ReadModule},
     {"registered_name", ReadRegisteredName},
 };
 
-#undef TCONV_OBJECT_FIELD
+absl::Status ReadField(const Field& field, const Json& value, LayerConfig& config) {
+  if (field.read != nullptr) return field.read(value, config);
+  ASSIGN_OR_RETURN(Json normalized, internal::NormalizeKerasObject(value, field.kind, field.key));
+  (config.*field.object).json = normalized.dump();
+  return absl::OkStatus();
+}
 
 // The get_config() dict inside a {"class_name", "config"} wrapper, or `root` itself.
 absl::StatusOr<const Json*> LayerDict(const Json& root) {
@@ -223,8 +220,8 @@ absl::StatusOr<const Json*> LayerDict(const Json& root) {
   auto class_name = root.find("class_name");
   if (class_name == root.end()) return &root;
   if (*class_name != "Conv2DTranspose") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "class_name ", JsonText(*class_name), " is not \"Conv2DTranspose\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("class_name ", JsonText(*class_name), " is not \"Conv2DTranspose\""));
   }
   for (const auto& [key, value] : root.items()) {
     if (key != "class_name" && key != "config" && key != "module" && key != "registered_name" &&
@@ -264,7 +261,7 @@ absl::StatusOr<LayerConfig> LayerConfig::FromJson(std::string_view json) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown Conv2DTranspose argument \"", key, "\""));
     }
-    RETURN_IF_ERROR(field->read(value, config));
+    RETURN_IF_ERROR(ReadField(*field, value, config));
   }
   for (absl::string_view required : {"filters", "kernel_size"}) {
     if (!dict->contains(std::string(required))) {

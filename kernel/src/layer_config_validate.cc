@@ -37,17 +37,15 @@ absl::Status CheckPairRange(absl::string_view argument, const Pair& pair, int64_
 
 absl::Status CheckSizes(const LayerConfig& config) {
   RETURN_IF_ERROR(CheckRange("filters", config.filters, LayerLimits::kMaxFilters));
-  RETURN_IF_ERROR(
-      CheckPairRange("kernel_size", config.kernel_size, LayerLimits::kMaxKernelSize));
+  RETURN_IF_ERROR(CheckPairRange("kernel_size", config.kernel_size, LayerLimits::kMaxKernelSize));
   RETURN_IF_ERROR(CheckPairRange("strides", config.strides, LayerLimits::kMaxStride));
-  RETURN_IF_ERROR(
-      CheckPairRange("dilation_rate", config.dilation_rate, LayerLimits::kMaxDilation));
+  RETURN_IF_ERROR(CheckPairRange("dilation_rate", config.dilation_rate, LayerLimits::kMaxDilation));
   // Each factor is bounded above, so the product cannot overflow; in_channels >= 1 adds to it.
   const int64_t elements = config.kernel_size[0] * config.kernel_size[1] * config.filters;
   if (elements > LayerLimits::kMaxKernelElements) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel_size ", PairText(config.kernel_size), " with filters ", config.filters,
-        " gives more than ", LayerLimits::kMaxKernelElements, " kernel elements"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel_size ", PairText(config.kernel_size), " with filters ", config.filters,
+                     " gives more than ", LayerLimits::kMaxKernelElements, " kernel elements"));
   }
   return absl::OkStatus();
 }
@@ -61,9 +59,9 @@ absl::Status CheckOutputPadding(const LayerConfig& config) {
           absl::StrCat("output_padding ", PairText(op), " must be non-negative"));
     }
     if (op[axis] >= config.strides[axis]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("output_padding ", PairText(op), " must be smaller than strides ",
-                       PairText(config.strides), " on every axis"));
+      return absl::InvalidArgumentError(absl::StrCat("output_padding ", PairText(op),
+                                                     " must be smaller than strides ",
+                                                     PairText(config.strides), " on every axis"));
     }
   }
   return absl::OkStatus();
@@ -74,9 +72,9 @@ absl::Status CheckDilation(const LayerConfig& config) {
   const Pair& s = config.strides;
   const Pair& d = config.dilation_rate;
   if ((s[0] > 1 || s[1] > 1) && (d[0] > 1 || d[1] > 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("strides ", PairText(s), " > 1 cannot be combined with dilation_rate ",
-                     PairText(d), " > 1"));
+    return absl::InvalidArgumentError(absl::StrCat("strides ", PairText(s),
+                                                   " > 1 cannot be combined with dilation_rate ",
+                                                   PairText(d), " > 1"));
   }
   if (d[0] != d[1]) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -94,12 +92,13 @@ absl::Status CheckSameEvenKernel(const LayerConfig& config) {
   const Pair kd = config.EffectiveKernel();
   for (int axis = 0; axis < 2; ++axis) {
     if (kd[axis] % 2 == 0 && (*config.output_padding)[axis] == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "padding \"same\" with output_padding ", PairText(*config.output_padding),
-          " and an even effective kernel on the ", kAxisNames[axis], " axis (kernel_size ",
-          PairText(config.kernel_size), ", dilation_rate ", PairText(config.dilation_rate),
-          " give ", PairText(kd), ") cannot run in TensorFlow: use output_padding >= 1 or "
-          "null on that axis"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("padding \"same\" with output_padding ", PairText(*config.output_padding),
+                       " and an even effective kernel on the ", kAxisNames[axis],
+                       " axis (kernel_size ", PairText(config.kernel_size), ", dilation_rate ",
+                       PairText(config.dilation_rate), " give ", PairText(kd),
+                       ") cannot run in TensorFlow: use output_padding >= 1 or "
+                       "null on that axis"));
     }
   }
   return absl::OkStatus();

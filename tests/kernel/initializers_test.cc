@@ -28,15 +28,14 @@ constexpr double kTruncatedStddev = 0.87962566103423978;
 // by 8x so that swapped fans change every variance-scaling width by sqrt(8) or more.
 constexpr int64_t kFilters = 32;
 constexpr int64_t kInChannels = 256;
-constexpr double kFanIn = 3 * 3 * kFilters;       // 288
-constexpr double kFanOut = 3 * 3 * kInChannels;   // 2304
+constexpr double kFanIn = 3 * 3 * kFilters;      // 288
+constexpr double kFanOut = 3 * 3 * kInChannels;  // 2304
 
 LayerConfig Config(const std::string& kernel_init, const std::string& bias_init = R"("zeros")",
                    int64_t filters = kFilters, int64_t kernel = 3) {
-  const std::string json = "{\"filters\": " + std::to_string(filters) +
-                           ", \"kernel_size\": " + std::to_string(kernel) +
-                           ", \"kernel_initializer\": " + kernel_init +
-                           ", \"bias_initializer\": " + bias_init + "}";
+  const std::string json =
+      "{\"filters\": " + std::to_string(filters) + ", \"kernel_size\": " + std::to_string(kernel) +
+      ", \"kernel_initializer\": " + kernel_init + ", \"bias_initializer\": " + bias_init + "}";
   absl::StatusOr<LayerConfig> config = LayerConfig::FromJson(json);
   EXPECT_TRUE(config.ok()) << config.status() << "\n" << json;
   return config.ok() ? *config : LayerConfig{};
@@ -84,7 +83,7 @@ TEST_P(InitializerDistribution, MatchesTf2Distribution) {
   const LayerWeights weights = Initialize(Config(c.initializer), kInChannels, /*seed=*/2024);
   ASSERT_EQ(weights.kernel.size(), size_t{3 * 3 * kFilters * kInChannels});
   const Stats stats = Measure(weights.kernel);
-  const double expected_stddev = c.shape == Shape::kUniform ? c.width / std::sqrt(3.0)
+  const double expected_stddev = c.shape == Shape::kUniform           ? c.width / std::sqrt(3.0)
                                  : c.shape == Shape::kTruncatedNormal ? c.width * kTruncatedStddev
                                                                       : c.width;
   const double n = static_cast<double>(weights.kernel.size());
@@ -143,8 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
         DistributionCase{"random_normal_mean_stddev",
                          R"({"class_name": "RandomNormal", "config": {"mean": 1, "stddev": 0.2}})",
                          Shape::kNormal, 1.0, 0.2},
-        DistributionCase{"random_uniform_default", R"("random_uniform")", Shape::kUniform, 0,
-                         0.05},
+        DistributionCase{"random_uniform_default", R"("random_uniform")", Shape::kUniform, 0, 0.05},
         DistributionCase{"random_uniform_range",
                          R"({"class_name": "RandomUniform", "config": {"minval": 2, "maxval": 3}})",
                          Shape::kUniform, 2.5, 0.5},
@@ -212,8 +210,7 @@ TEST(InitializeWeights, SeedInInitializerConfigWins) {
 }
 
 // Orthogonal: the (kh*kw*F, C) matrix has orthonormal columns (or rows, when wide) times gain.
-void ExpectOrthogonal(const std::vector<float>& kernel, int64_t rows, int64_t cols,
-                      double gain) {
+void ExpectOrthogonal(const std::vector<float>& kernel, int64_t rows, int64_t cols, double gain) {
   const bool tall = rows >= cols;
   const int64_t count = tall ? cols : rows, length = tall ? rows : cols;
   const auto at = [&](int64_t vector, int64_t i) {
@@ -245,8 +242,7 @@ TEST(InitializeWeights, OrthogonalWideKernelHasOrthonormalRows) {
 
 TEST(InitializeWeights, RefusesInitializersThatCannotShapeThisKernel) {
   EXPECT_THAT(InitializeWeights(Config(R"("identity")"), 4, 1),
-              StatusIs(kInvalid, AllOf(HasSubstr("kernel_initializer"),
-                                       HasSubstr("Identity"))));
+              StatusIs(kInvalid, AllOf(HasSubstr("kernel_initializer"), HasSubstr("Identity"))));
   EXPECT_THAT(InitializeWeights(Config(R"("zeros")", R"("orthogonal")"), 4, 1),
               StatusIs(kInvalid, HasSubstr("bias_initializer")));
   // A QR too large to run inside a request (65536 x 4096) is refused before any allocation.

@@ -47,9 +47,9 @@ std::string Without(const std::string& key) {
 class LayerConfigRefusal : public ::testing::TestWithParam<RefusalCase> {};
 
 TEST_P(LayerConfigRefusal, IsInvalidArgumentNamingArgumentAndValue) {
-  EXPECT_THAT(LayerConfig::FromJson(GetParam().json),
-              StatusIs(kInvalid, AllOf(HasSubstr(GetParam().argument),
-                                       HasSubstr(GetParam().value))))
+  EXPECT_THAT(
+      LayerConfig::FromJson(GetParam().json),
+      StatusIs(kInvalid, AllOf(HasSubstr(GetParam().argument), HasSubstr(GetParam().value))))
       << GetParam().json;
 }
 
@@ -63,8 +63,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "[3,3,3]"},
         RefusalCase{"kernel_size_one", With(R"("kernel_size": [3])"), "kernel_size", "[3]"},
         RefusalCase{"strides_fraction", With(R"("strides": [2, 2.5])"), "strides", "2.5"},
-        RefusalCase{"output_padding_string", With(R"("output_padding": "1")"),
-                    "output_padding", R"("1")"},
+        RefusalCase{"output_padding_string", With(R"("output_padding": "1")"), "output_padding",
+                    R"("1")"},
         RefusalCase{"use_bias_string", With(R"("use_bias": "yes")"), "use_bias", "yes"},
         RefusalCase{"padding_number", With(R"("padding": 1)"), "padding", "1"},
         RefusalCase{"activation_number", With(R"("activation": 5)"), "activation", "5"},
@@ -78,22 +78,17 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RefusalCase{"filters_zero", With(R"("filters": 0)"), "filters", "0"},
         RefusalCase{"filters_negative", With(R"("filters": -3)"), "filters", "-3"},
-        RefusalCase{"kernel_size_zero", With(R"("kernel_size": [0, 3])"), "kernel_size",
-                    "(0, 3)"},
+        RefusalCase{"kernel_size_zero", With(R"("kernel_size": [0, 3])"), "kernel_size", "(0, 3)"},
         RefusalCase{"strides_negative", With(R"("strides": -1)"), "strides", "(-1, -1)"},
         RefusalCase{"dilation_zero", With(R"("strides": 1, "dilation_rate": [1, 0])"),
                     "dilation_rate", "(1, 0)"},
         RefusalCase{"padding_causal", With(R"("padding": "causal")"), "padding", "causal"},
         RefusalCase{"padding_full", With(R"("padding": "full")"), "padding", "full"},
-        RefusalCase{"data_format_nhwc", With(R"("data_format": "NHWC")"), "data_format",
-                    "NHWC"},
-        RefusalCase{"activation_unknown", With(R"("activation": "relu6")"), "activation",
-                    "relu6"},
-        RefusalCase{"activation_wrong_case", With(R"("activation": "ReLU")"), "activation",
-                    "ReLU"},
+        RefusalCase{"data_format_nhwc", With(R"("data_format": "NHWC")"), "data_format", "NHWC"},
+        RefusalCase{"activation_unknown", With(R"("activation": "relu6")"), "activation", "relu6"},
+        RefusalCase{"activation_wrong_case", With(R"("activation": "ReLU")"), "activation", "ReLU"},
         RefusalCase{"output_padding_equals_stride", With(R"("output_padding": [2, 1])"),
-                    "output_padding (2, 1) must be smaller than strides (2, 2) on every axis",
-                    ""},
+                    "output_padding (2, 1) must be smaller than strides (2, 2) on every axis", ""},
         RefusalCase{"output_padding_negative", With(R"("output_padding": [-1, 0])"),
                     "output_padding", "(-1, 0)"},
         RefusalCase{"stride_with_dilation", With(R"("strides": [1, 2], "dilation_rate": 2)"),
@@ -117,8 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"wrapper_other_class",
                     R"({"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 3}})",
                     "class_name", "Conv2D"},
-        RefusalCase{"wrapper_without_config", R"({"class_name": "Conv2DTranspose"})",
-                    "class_name", "config"},
+        RefusalCase{"wrapper_without_config", R"({"class_name": "Conv2DTranspose"})", "class_name",
+                    "config"},
         RefusalCase{"wrapper_unknown_key",
                     R"({"class_name": "Conv2DTranspose", "config": {}, "weights": []})", "key",
                     "weights"}),
@@ -126,14 +121,14 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Limits, LayerConfigRefusal,
-    ::testing::Values(
-        RefusalCase{"filters", With(R"("filters": 65537)"), "filters", "65537"},
-        RefusalCase{"kernel_size", With(R"("kernel_size": [65, 1])"), "kernel_size", "(65, 1)"},
-        RefusalCase{"strides", With(R"("strides": [1, 65])"), "strides", "(1, 65)"},
-        RefusalCase{"dilation_rate", With(R"("strides": 1, "dilation_rate": 65)"),
-                    "dilation_rate", "(65, 65)"},
-        RefusalCase{"int64_overflow", With(R"("filters": 18446744073709551615)"), "filters",
-                    "18446744073709551615"}),
+    ::testing::Values(RefusalCase{"filters", With(R"("filters": 65537)"), "filters", "65537"},
+                      RefusalCase{"kernel_size", With(R"("kernel_size": [65, 1])"), "kernel_size",
+                                  "(65, 1)"},
+                      RefusalCase{"strides", With(R"("strides": [1, 65])"), "strides", "(1, 65)"},
+                      RefusalCase{"dilation_rate", With(R"("strides": 1, "dilation_rate": 65)"),
+                                  "dilation_rate", "(65, 65)"},
+                      RefusalCase{"int64_overflow", With(R"("filters": 18446744073709551615)"),
+                                  "filters", "18446744073709551615"}),
     [](const auto& test_case) { return test_case.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -143,18 +138,17 @@ INSTANTIATE_TEST_SUITE_P(
                     "kernel_initializer", "glorot"},
         RefusalCase{"regularizer_name_as_initializer", With(R"("bias_initializer": "l2")"),
                     "bias_initializer", "l2"},
-        RefusalCase{"initializer_name_as_regularizer",
-                    With(R"("kernel_regularizer": "zeros")"), "kernel_regularizer", "zeros"},
+        RefusalCase{"initializer_name_as_regularizer", With(R"("kernel_regularizer": "zeros")"),
+                    "kernel_regularizer", "zeros"},
         RefusalCase{"unknown_constraint", With(R"("kernel_constraint": "max_norm2")"),
                     "kernel_constraint", "max_norm2"},
-        RefusalCase{"initializer_number", With(R"("kernel_initializer": 42)"),
-                    "kernel_initializer", "42"},
+        RefusalCase{"initializer_number", With(R"("kernel_initializer": 42)"), "kernel_initializer",
+                    "42"},
         RefusalCase{"unknown_initializer_argument",
                     With(R"("kernel_initializer": {"class_name": "GlorotUniform",
                                                    "config": {"seeds": 1}})"),
                     "kernel_initializer GlorotUniform", "seeds"},
-        RefusalCase{"seed_string",
-                    With(R"("kernel_initializer": {"class_name": "HeNormal",
+        RefusalCase{"seed_string", With(R"("kernel_initializer": {"class_name": "HeNormal",
                                                    "config": {"seed": "1"}})"),
                     "seed", R"("1")"},
         RefusalCase{"variance_scaling_mode",
@@ -176,9 +170,8 @@ INSTANTIATE_TEST_SUITE_P(
                     With(R"("bias_constraint": {"class_name": "NonNeg", "config": {},
                                                 "extra": 1})"),
                     "bias_constraint", "extra"},
-        RefusalCase{"object_without_class_name",
-                    With(R"("kernel_constraint": {"config": {}})"), "kernel_constraint",
-                    "class_name"}),
+        RefusalCase{"object_without_class_name", With(R"("kernel_constraint": {"config": {}})"),
+                    "kernel_constraint", "class_name"}),
     [](const auto& test_case) { return test_case.param.name; });
 
 // Configs built in code go through the same rules.

@@ -45,7 +45,8 @@ TEST(LayerConfigFromJson, MinimalDictGetsKerasDefaults) {
   EXPECT_EQ(config.dilation_rate, (Pair{1, 1}));
   EXPECT_EQ(config.activation, Activation::kLinear);
   EXPECT_TRUE(config.use_bias);
-  EXPECT_EQ(config.kernel_initializer.json, R"({"class_name":"GlorotUniform","config":{"seed":null}})");
+  EXPECT_EQ(config.kernel_initializer.json,
+            R"({"class_name":"GlorotUniform","config":{"seed":null}})");
   EXPECT_EQ(config.bias_initializer.json, R"({"class_name":"Zeros","config":{}})");
   EXPECT_TRUE(config.kernel_regularizer.is_null());
   EXPECT_TRUE(config.activity_regularizer.is_null());
@@ -76,8 +77,8 @@ TEST(LayerConfigToJson, ReproducesSpecGetConfigExample) {
   const LayerConfig config = MustParse(kSpecGetConfig);
   EXPECT_EQ(Json::parse(config.ToJson()), Json::parse(kSpecGetConfig));
   // Keras' key order, so the text reads like get_config().
-  EXPECT_THAT(config.ToJson(), ::testing::StartsWith(
-                                   R"({"name":"conv2d_transpose","trainable":true,"dtype":)"));
+  EXPECT_THAT(config.ToJson(),
+              ::testing::StartsWith(R"({"name":"conv2d_transpose","trainable":true,"dtype":)"));
 }
 
 TEST(LayerConfigFromJson, WrapperFormsEqualTheDict) {
@@ -92,7 +93,8 @@ TEST(LayerConfigFromJson, WrapperFormsEqualTheDict) {
             dict);
   // A functional model.to_json() layer entry.
   EXPECT_EQ(MustParse(std::string(R"({"class_name": "Conv2DTranspose", "name": "up",
-      "inbound_nodes": [], "config": )") + kSpecGetConfig + "}"),
+      "inbound_nodes": [], "config": )") +
+                      kSpecGetConfig + "}"),
             dict);
 }
 
@@ -127,22 +129,21 @@ TEST_P(LayerConfigSpelling, PaddingAndDataFormatInAnyCase) {
 
 INSTANTIATE_TEST_SUITE_P(
     AnyCase, LayerConfigSpelling,
-    ::testing::Values(
-        SpellingCase{"upper", R"("padding": "SAME", "data_format": "CHANNELS_FIRST")",
-                     Padding::kSame, DataFormat::kChannelsFirst},
-        SpellingCase{"mixed", R"("padding": "Valid", "data_format": "Channels_Last")",
-                     Padding::kValid, DataFormat::kChannelsLast},
-        SpellingCase{"lower", R"("padding": "same", "data_format": "channels_first")",
-                     Padding::kSame, DataFormat::kChannelsFirst},
-        SpellingCase{"null_format", R"("data_format": null)", Padding::kValid,
-                     DataFormat::kChannelsLast}),
+    ::testing::Values(SpellingCase{"upper", R"("padding": "SAME", "data_format": "CHANNELS_FIRST")",
+                                   Padding::kSame, DataFormat::kChannelsFirst},
+                      SpellingCase{"mixed", R"("padding": "Valid", "data_format": "Channels_Last")",
+                                   Padding::kValid, DataFormat::kChannelsLast},
+                      SpellingCase{"lower", R"("padding": "same", "data_format": "channels_first")",
+                                   Padding::kSame, DataFormat::kChannelsFirst},
+                      SpellingCase{"null_format", R"("data_format": null)", Padding::kValid,
+                                   DataFormat::kChannelsLast}),
     [](const auto& test_case) { return test_case.param.name; });
 
 TEST(LayerConfigFromJson, ActivationNullIsLinearAndEveryTf2NameParses) {
   EXPECT_EQ(MustParse(Dict(R"("activation": null)")).activation, Activation::kLinear);
   const std::vector<std::string> names = {
-      "linear", "relu", "elu",         "selu",        "softmax", "softplus", "softsign",
-      "tanh",   "sigmoid", "hard_sigmoid", "exponential", "swish", "gelu"};
+      "linear", "relu",    "elu",          "selu",        "softmax", "softplus", "softsign",
+      "tanh",   "sigmoid", "hard_sigmoid", "exponential", "swish",   "gelu"};
   for (const std::string& name : names) {
     const LayerConfig config = MustParse(Dict(R"("activation": ")" + name + "\""));
     EXPECT_EQ(ActivationName(config.activation), name);
@@ -163,7 +164,6 @@ TEST(LayerConfigFromJson, KerasMetadataKeysAreAccepted) {
   MustParse(Dict(R"("dtype": {"module": "keras", "class_name": "DTypePolicy",
                               "config": {"name": "float32"}, "registered_name": null})"));
 }
-
 
 // How initializers, regularizers and constraints are stored: Keras' class name with every
 // default filled in, whatever spelling the user gave.
@@ -204,20 +204,23 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"class_name":"HeNormal","config":{"seed":null}})"},
         ObjectCase{"null_initializer_is_add_weight_default", "bias_initializer", "null",
                    R"({"class_name":"GlorotUniform","config":{"seed":null}})"},
-        ObjectCase{"dict_fills_defaults", "kernel_initializer",
-                   R"({"class_name": "RandomNormal", "config": {"stddev": 0.02}})",
-                   R"({"class_name":"RandomNormal","config":{"mean":0.0,"seed":null,"stddev":0.02}})"},
+        ObjectCase{
+            "dict_fills_defaults", "kernel_initializer",
+            R"({"class_name": "RandomNormal", "config": {"stddev": 0.02}})",
+            R"({"class_name":"RandomNormal","config":{"mean":0.0,"seed":null,"stddev":0.02}})"},
         ObjectCase{"keras3_module_keys", "kernel_initializer",
                    R"({"module": "keras.initializers", "class_name": "GlorotUniform",
                        "config": {"seed": 7}, "registered_name": null})",
                    R"({"class_name":"GlorotUniform","config":{"seed":7}})"},
-        ObjectCase{"tf1_dtype_dropped", "kernel_initializer",
-                   R"({"class_name": "GlorotUniform", "config": {"seed": null, "dtype": "float32"}})",
-                   R"({"class_name":"GlorotUniform","config":{"seed":null}})"},
-        ObjectCase{"variance_scaling_lower_cased_normal_alias", "kernel_initializer",
-                   R"({"class_name": "VarianceScaling",
+        ObjectCase{
+            "tf1_dtype_dropped", "kernel_initializer",
+            R"({"class_name": "GlorotUniform", "config": {"seed": null, "dtype": "float32"}})",
+            R"({"class_name":"GlorotUniform","config":{"seed":null}})"},
+        ObjectCase{
+            "variance_scaling_lower_cased_normal_alias", "kernel_initializer",
+            R"({"class_name": "VarianceScaling",
                        "config": {"scale": 2, "mode": "FAN_AVG", "distribution": "normal"}})",
-                   R"({"class_name":"VarianceScaling","config":{"distribution":"truncated_normal","mode":"fan_avg","scale":2.0,"seed":null}})"},
+            R"({"class_name":"VarianceScaling","config":{"distribution":"truncated_normal","mode":"fan_avg","scale":2.0,"seed":null}})"},
         ObjectCase{"constant_name", "bias_initializer", R"("constant")",
                    R"({"class_name":"Constant","config":{"value":0.0}})"},
         ObjectCase{"orthogonal_keras3_alias", "kernel_initializer", R"("OrthogonalInitializer")",
@@ -239,8 +242,9 @@ INSTANTIATE_TEST_SUITE_P(
                    R"({"class_name":"MaxNorm","config":{"axis":[0,1,2],"max_value":3.0}})"},
         ObjectCase{"non_neg_name", "bias_constraint", R"("non_neg")",
                    R"({"class_name":"NonNeg","config":{}})"},
-        ObjectCase{"min_max_norm_name", "kernel_constraint", R"("min_max_norm")",
-                   R"({"class_name":"MinMaxNorm","config":{"axis":0,"max_value":1.0,"min_value":0.0,"rate":1.0}})"}),
+        ObjectCase{
+            "min_max_norm_name", "kernel_constraint", R"("min_max_norm")",
+            R"({"class_name":"MinMaxNorm","config":{"axis":0,"max_value":1.0,"min_value":0.0,"rate":1.0}})"}),
     [](const auto& test_case) { return test_case.param.name; });
 
 // Spec §3.1, including its worked examples.
