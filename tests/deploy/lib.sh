@@ -40,12 +40,21 @@ CONF
   export CONTAINERS_CONF=$conf
 }
 
-# start_server LOG BINARY ARGS...: starts tconv-server in the background, sets SERVER_PID.
+# start_server LOG BINARY ARGS...: starts tconv-server in the background (give it
+# --grpc_address=127.0.0.1:0) and waits until it prints the port the kernel chose; sets
+# SERVER_PID and GRPC_ADDRESS.
 start_server() {
-  local log=$1
+  local log=$1 deadline=$((SECONDS + 60))
   shift
   "$@" >"$log" 2>&1 &
   SERVER_PID=$!
+  GRPC_ADDRESS=""
+  while [[ -z $GRPC_ADDRESS ]]; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; die "tconv-server exited at start-up"; }
+    ((SECONDS < deadline)) || { cat "$log" >&2; die "tconv-server printed no address in 60 s"; }
+    sleep 0.1
+    GRPC_ADDRESS=$(sed -n 's/^tconv-server serving grpc=\([^ ]*\).*/\1/p' "$log" | head -1)
+  done
 }
 
 # stop_pid PID [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 15); returns the exit code.

@@ -131,6 +131,8 @@ for (const dep of deployments) {
       check(pod.spec.terminationGracePeriodSeconds > Number(drain[1]) + preStop,
             `${where}: terminationGracePeriodSeconds ${pod.spec.terminationGracePeriodSeconds} <= drain ${drain[1]} + preStop ${preStop}`);
     }
+    // Connections are recycled so that clients rebalance over new replicas.
+    check(args.some((a) => /^--max_connection_age=\d+[smh]$/.test(a)), `${where}: --max_connection_age not set`);
     if (serverBinary) checkFlagsExist(where, args);
   }
 }

@@ -25,12 +25,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-grpc=127.0.0.1:$(free_port)
 metrics=127.0.0.1:$(free_port)
 prom=127.0.0.1:$(free_port)
 mkdir -p "$tmp/repo"
-start_server "$tmp/server.log" "$server" --grpc_address="$grpc" --metrics_address="$metrics" \
+start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address="$metrics" \
   --model_repository="$tmp/repo" --threads=2
+grpc=$GRPC_ADDRESS
 wait_healthy "$tool" "$grpc" 60
 
 cat >"$tmp/prometheus.yml" <<YML

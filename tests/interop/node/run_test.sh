@@ -29,9 +29,9 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$tmp/repo"
-grpc=127.0.0.1:$(free_port)
-start_server "$tmp/server.log" "$server" --grpc_address="$grpc" --metrics_address=127.0.0.1:0 \
+start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --model_repository="$tmp/repo" --threads=2
+grpc=$GRPC_ADDRESS
 wait_healthy "$tool" "$grpc" 60
 timeout 120 node "$here/example.mjs" "$grpc" "$repo/proto" \
   "$repo/tests/conformance/conv2d_transpose_cases.jsonl" "$cache/node_modules"

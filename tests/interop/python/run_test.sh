@@ -29,9 +29,9 @@ protoc -I "$repo/proto" --python_out="$tmp/stubs" --grpc_python_out="$tmp/stubs"
   --plugin=protoc-gen-grpc_python="$plugin" \
   "$repo/proto/tconv/v1/layer_service.proto" "$repo/proto/inference/grpc_service.proto"
 
-grpc=127.0.0.1:$(free_port)
-start_server "$tmp/server.log" "$server" --grpc_address="$grpc" --metrics_address=127.0.0.1:0 \
+start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --model_repository="$tmp/repo" --threads=2
+grpc=$GRPC_ADDRESS
 wait_healthy "$tool" "$grpc" 60
 PYTHONPATH="$tmp/stubs:$here" timeout 120 "$py" "$here/example.py" "$grpc" \
   "$repo/tests/conformance/conv2d_transpose_cases.jsonl"
