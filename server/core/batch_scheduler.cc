@@ -1,20 +1,24 @@
 #include "server/core/batch_scheduler.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tconv/kernel/status_macros.h"
 
 namespace tconv::server::internal {
 
+// std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
+// annotations, so TSan cannot see absl::Mutex synchronise and would report false races.
 struct BatchScheduler::State {
   explicit State(std::unique_ptr<ComputePool> compute_pool) : pool(std::move(compute_pool)) {}
 
-  // The queue whose batch is ready first, or null when none holds anything.
-  BatchQueue* FirstReady(absl::Time* ready) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // The queue whose batch is ready first, or null when none holds anything. Needs `mu`.
+  BatchQueue* FirstReady(absl::Time* ready) const {
     BatchQueue* first = nullptr;
     *ready = absl::InfiniteFuture();
     for (BatchQueue* queue : queues) {
@@ -26,17 +30,22 @@ struct BatchScheduler::State {
 
   // Blocks until a batch is ready and takes it; nullopt once stopping.
   std::optional<Batch> NextBatch() {
-    absl::MutexLock lock(&mu);
+    std::unique_lock<std::mutex> lock(mu);
     while (!stop) {
       absl::Time ready;
       BatchQueue* queue = FirstReady(&ready);
-      if (queue != nullptr && ready <= absl::Now()) {
+      const absl::Time now = absl::Now();
+      if (queue != nullptr && ready <= now) {
         Batch batch = queue->TakeBatch();
         // Someone else must watch what is left (sleepers may be waiting past its ready time).
-        if (FirstReady(&ready) != nullptr) wake.Signal();
+        if (FirstReady(&ready) != nullptr) wake.notify_one();
         return batch;
       }
-      wake.WaitWithDeadline(&mu, ready);
+      if (queue == nullptr) {
+        wake.wait(lock);
+      } else {
+        wake.wait_for(lock, absl::ToChronoNanoseconds(ready - now));
+      }
     }
     return std::nullopt;
   }
@@ -45,8 +54,9 @@ struct BatchScheduler::State {
   // the lock, because releasing their captures may destroy a Batcher.
   void RunAndFinish(Batch& batch) {
     batch.queue->Run(batch, *pool);
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     batch.queue->Finished(static_cast<int64_t>(batch.requests.size()));
+    if (batch.queue->in_flight() == 0) drained.notify_all();
   }
 
   void WorkerLoop() {
@@ -54,10 +64,11 @@ struct BatchScheduler::State {
   }
 
   const std::unique_ptr<ComputePool> pool;
-  absl::Mutex mu;
-  absl::CondVar wake;  // new work, or work whose ready time workers may not be waiting for
-  std::vector<BatchQueue*> queues ABSL_GUARDED_BY(mu);
-  bool stop ABSL_GUARDED_BY(mu) = false;
+  std::mutex mu;                    // guards everything below and every registered queue
+  std::condition_variable wake;     // new work, or work whose ready time nobody waits for
+  std::condition_variable drained;  // a queue's last in-flight request was answered
+  std::vector<BatchQueue*> queues;
+  bool stop = false;
 };
 
 absl::StatusOr<std::shared_ptr<BatchScheduler>> BatchScheduler::Create(int threads) {
@@ -79,10 +90,10 @@ BatchScheduler::BatchScheduler(std::shared_ptr<State> state, int workers)
 
 BatchScheduler::~BatchScheduler() {
   {
-    absl::MutexLock lock(&state_->mu);
+    std::lock_guard<std::mutex> lock(state_->mu);
     state_->stop = true;
-    state_->wake.SignalAll();
   }
+  state_->wake.notify_all();
   for (std::thread& worker : workers_) {
     if (worker.get_id() == std::this_thread::get_id()) {
       worker.detach();  // it holds `state_` and leaves its loop on `stop`
@@ -95,18 +106,18 @@ BatchScheduler::~BatchScheduler() {
 const ComputePool& BatchScheduler::pool() const { return *state_->pool; }
 
 void BatchScheduler::Register(BatchQueue* queue) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   state_->queues.push_back(queue);
 }
 
 void BatchScheduler::Enqueue(BatchQueue* queue, QueuedRequest request) {
   absl::Status refusal;
   {
-    absl::MutexLock lock(&state_->mu);
+    std::lock_guard<std::mutex> lock(state_->mu);
     refusal = queue->CheckAdmission(request.request.shape[0]);
     if (refusal.ok()) {
       queue->Push(std::move(request));
-      state_->wake.Signal();
+      state_->wake.notify_one();
       return;
     }
   }
@@ -115,20 +126,18 @@ void BatchScheduler::Enqueue(BatchQueue* queue, QueuedRequest request) {
 
 void BatchScheduler::Drain(BatchQueue* queue) {
   State& state = *state_;
-  state.mu.Lock();
+  std::unique_lock<std::mutex> lock(state.mu);
   queue->Close();
-  state.wake.SignalAll();  // idle workers help run what is left
+  state.wake.notify_all();  // idle workers help run what is left
   while (queue->ReadyTime() != absl::InfiniteFuture()) {
     std::optional<Batch> batch(queue->TakeBatch());
-    state.mu.Unlock();
+    lock.unlock();
     state.RunAndFinish(*batch);
     batch.reset();
-    state.mu.Lock();
+    lock.lock();
   }
-  state.mu.Await(absl::Condition(
-      +[](BatchQueue* q) { return q->in_flight() == 0; }, queue));
+  state.drained.wait(lock, [queue] { return queue->in_flight() == 0; });
   state.queues.erase(std::find(state.queues.begin(), state.queues.end(), queue));
-  state.mu.Unlock();
 }
 
 }  // namespace tconv::server::internal

@@ -1,21 +1,23 @@
 // Helpers of batcher_test.cc: a real layer, seeded requests, a recording MetricsObserver, a
 // gate that holds batch workers busy, and the check "these are exactly the rows the layer
-// gives this request alone". Every wait is bounded (kWait).
+// gives this request alone". Every wait is bounded (kWait). Synchronisation uses std::mutex:
+// Debian's Abseil lacks ThreadSanitizer annotations, so TSan cannot see absl::Mutex.
 #ifndef TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 #define TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <random>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/core/batcher.h"
@@ -26,7 +28,30 @@
 
 namespace tconv::server {
 
-inline constexpr absl::Duration kWait = absl::Seconds(30);
+inline constexpr std::chrono::seconds kWait{30};
+
+// A one-shot event (absl::Notification on std::mutex).
+class Event {
+ public:
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu_);
+    notified_ = true;
+    cv_.notify_all();
+  }
+  bool HasBeenNotified() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return notified_;
+  }
+  bool WaitForNotification() const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kWait, [this] { return notified_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool notified_ = false;
+};
 inline constexpr int64_t kInChannels = 3;
 inline constexpr std::string_view kChannelsLastLayer =
     R"({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
@@ -64,8 +89,8 @@ inline InferenceRequest RandomRequest(const Shape4& shape, uint64_t seed) {
 }
 
 struct Answer {
-  bool Wait() { return done.WaitForNotificationWithTimeout(kWait); }
-  absl::Notification done;
+  bool Wait() { return done.WaitForNotification(); }
+  Event done;
   absl::StatusOr<InferenceResult> result = absl::UnknownError("not answered");
 };
 using AnswerPtr = std::shared_ptr<Answer>;
@@ -84,7 +109,7 @@ inline AnswerPtr Submit(Batcher& batcher, InferenceRequest request) {
 // The answer is OK and bit-identical to the layer run on `request` alone; -1 = any batch size.
 inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
                               const InferenceRequest& request, int64_t batch_size = -1) {
-  ASSERT_TRUE(answer.Wait()) << "no answer within " << kWait;
+  ASSERT_TRUE(answer.Wait()) << "no answer within " << kWait.count() << " s";
   ASSERT_TRUE(answer.result.ok()) << answer.result.status();
   const Shape4 shape = layer.OutputShape(request.shape).value();
   std::vector<float> alone(shape[0] * shape[1] * shape[2] * shape[3]);
@@ -118,39 +143,40 @@ class TestObserver : public MetricsObserver {
     EXPECT_EQ(layer, "gen");
     EXPECT_GE(compute, absl::ZeroDuration());
     for (int64_t i = 0; i < num_requests; ++i) EXPECT_GE(queue_durations[i], absl::ZeroDuration());
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     batches_.push_back({batch_size, num_requests});
   }
   void OnQueueDepth(std::string_view, int64_t depth) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     depths_.push_back(depth);
+    cv_.notify_all();
   }
   void OnLayerAdded(std::string_view) override {}
   void OnLayerRemoved(std::string_view) override {}
 
   std::vector<BatchRecord> Batches() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return batches_;
   }
   std::vector<int64_t> Depths() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return depths_;
   }
   int64_t LastDepth() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return depths_.empty() ? 0 : depths_.back();
   }
   // Waits until the queue holds `depth` examples.
   bool WaitForDepth(int64_t depth) const {
-    absl::MutexLock lock(&mu_);
-    auto reached = [&] { return !depths_.empty() && depths_.back() == depth; };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), kWait);
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return !depths_.empty() && depths_.back() == depth; });
   }
 
  private:
-  mutable absl::Mutex mu_;
-  std::vector<BatchRecord> batches_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> depths_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::vector<BatchRecord> batches_;  // guarded by mu_
+  std::vector<int64_t> depths_;       // guarded by mu_
 };
 
 // Blocker() is an is_cancelled() that holds the worker polling it until Open() (or kWait).
@@ -160,26 +186,28 @@ class Gate {
   ~Gate() { Open(); }
   std::function<bool()> Blocker() {
     return [state = state_] {
-      absl::MutexLock lock(&state->mu);
+      std::unique_lock<std::mutex> lock(state->mu);
       ++state->entered;
-      state->mu.AwaitWithTimeout(absl::Condition(&state->open), kWait);
+      state->cv.notify_all();
+      state->cv.wait_for(lock, kWait, [&] { return state->open; });
       return false;
     };
   }
   // Waits until `n` blockers are being held.
   bool WaitEntered(int n) {
-    absl::MutexLock lock(&state_->mu);
-    auto entered = [&] { return state_->entered >= n; };
-    return state_->mu.AwaitWithTimeout(absl::Condition(&entered), kWait);
+    std::unique_lock<std::mutex> lock(state_->mu);
+    return state_->cv.wait_for(lock, kWait, [&] { return state_->entered >= n; });
   }
   void Open() {
-    absl::MutexLock lock(&state_->mu);
+    std::lock_guard<std::mutex> lock(state_->mu);
     state_->open = true;
+    state_->cv.notify_all();
   }
 
  private:
   struct State {
-    absl::Mutex mu;
+    std::mutex mu;
+    std::condition_variable cv;
     int entered = 0;
     bool open = false;
   };
