@@ -56,19 +56,19 @@ absl::StatusOr<LayerWeights> WeightsFromSpec(const LayerConfig& config, LayerSpe
   }
   const std::vector<int64_t>& shape = spec.kernel_shape;
   const std::string shape_text = absl::StrCat("(", absl::StrJoin(shape, ", "), ")");
-  if (shape.size() != 4 || shape[0] != config.kernel_size[0] ||
-      shape[1] != config.kernel_size[1] || shape[2] != config.filters || shape[3] < 1 ||
-      shape[3] > LayerLimits::kMaxInChannels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel_shape ", shape_text, " does not fit the config: expected (kh, kw, filters, "
-        "in_channels) = (", config.kernel_size[0], ", ", config.kernel_size[1], ", ",
-        config.filters, ", C) with 1 <= C <= ", LayerLimits::kMaxInChannels));
+  if (shape.size() != 4 || shape[0] != config.kernel_size[0] || shape[1] != config.kernel_size[1] ||
+      shape[2] != config.filters || shape[3] < 1 || shape[3] > LayerLimits::kMaxInChannels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel_shape ", shape_text,
+                     " does not fit the config: expected (kh, kw, filters, "
+                     "in_channels) = (",
+                     config.kernel_size[0], ", ", config.kernel_size[1], ", ", config.filters,
+                     ", C) with 1 <= C <= ", LayerLimits::kMaxInChannels));
   }
   if (static_cast<int64_t>(spec.kernel.size()) != shape[0] * shape[1] * shape[2] * shape[3]) {
     return absl::InvalidArgumentError(absl::StrCat("kernel has ", spec.kernel.size(),
-                                                   " values, kernel_shape ", shape_text,
-                                                   " needs ", shape[0] * shape[1] * shape[2] *
-                                                                  shape[3]));
+                                                   " values, kernel_shape ", shape_text, " needs ",
+                                                   shape[0] * shape[1] * shape[2] * shape[3]));
   }
   if (spec.in_channels != 0 && spec.in_channels != shape[3]) {
     return absl::InvalidArgumentError(absl::StrCat("in_channels ", spec.in_channels,
@@ -113,13 +113,13 @@ class LayerManagerImpl final : public LayerManager {
     {
       absl::MutexLock lock(&write_mu_);
       if (!spec.replace && (registry_.Find(spec.name) || repository_->Contains(spec.name))) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "layer '", spec.name, "' already exists; set replace to replace it"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("layer '", spec.name, "' already exists; set replace to replace it"));
       }
       const Conv2DTranspose& layer = *entry->layer;
-      RETURN_IF_ERROR(repository_->Save(
-          spec.name, {layer.config(), layer.in_channels(), layer.weights(), spec.batching,
-                      entry->info.created}));
+      RETURN_IF_ERROR(
+          repository_->Save(spec.name, {layer.config(), layer.in_channels(), layer.weights(),
+                                        spec.batching, entry->info.created}));
       unavailable_.erase(spec.name);
       replaced = Publish(entry);
     }
@@ -176,8 +176,7 @@ class LayerManagerImpl final : public LayerManager {
     {
       absl::MutexLock lock(&write_mu_);
       if (!repository_->Contains(name)) {
-        return absl::NotFoundError(
-            absl::StrCat("no folder '", name, "' in the model repository"));
+        return absl::NotFoundError(absl::StrCat("no folder '", name, "' in the model repository"));
       }
       auto entry = LoadEntry(name);
       if (!entry.ok()) {
@@ -207,8 +206,7 @@ class LayerManagerImpl final : public LayerManager {
     return absl::OkStatus();
   }
 
-  void Infer(const std::string& name, InferenceRequest request,
-             InferenceCallback done) override {
+  void Infer(const std::string& name, InferenceRequest request, InferenceCallback done) override {
     if (draining_.load(std::memory_order_acquire)) {
       std::move(done)(absl::UnavailableError("the server is shutting down"));
       return;
@@ -239,8 +237,8 @@ class LayerManagerImpl final : public LayerManager {
     ASSIGN_OR_RETURN(auto layer, Conv2DTranspose::Create(std::move(stored.config), in_channels,
                                                          std::move(stored.weights)));
     const BatchingOptions batching = stored.batching.value_or(options_.default_batching);
-    ASSIGN_OR_RETURN(auto batcher, Batcher::Create(batching, name, layer, options_.executor,
-                                                   options_.observer));
+    ASSIGN_OR_RETURN(auto batcher,
+                     Batcher::Create(batching, name, layer, options_.executor, options_.observer));
     auto entry = std::make_shared<ServedLayer>();
     const LayerConfig& config = layer->config();
     entry->info = {name,

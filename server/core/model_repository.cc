@@ -95,18 +95,18 @@ absl::Status CheckShape(const NpyArray& array, const std::vector<int64_t>& expec
                         const std::string& what, const std::string& meaning) {
   if (array.shape != expected) {
     return absl::InvalidArgumentError(absl::StrCat(
-        what, ": shape (", absl::StrJoin(array.shape, ", "), ") does not fit the config: ",
-        meaning, " = (", absl::StrJoin(expected, ", "), ")"));
+        what, ": shape (", absl::StrJoin(array.shape, ", "), ") does not fit the config: ", meaning,
+        " = (", absl::StrJoin(expected, ", "), ")"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckFinite(const std::vector<float>& values, const std::string& what) {
-  const auto bad = std::find_if(values.begin(), values.end(),
-                                [](float v) { return !std::isfinite(v); });
+  const auto bad =
+      std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
   if (bad == values.end()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(what, ": element ", bad - values.begin(),
-                                                 " is ", std::isnan(*bad) ? "NaN" : "infinite",
+  return absl::InvalidArgumentError(absl::StrCat(what, ": element ", bad - values.begin(), " is ",
+                                                 std::isnan(*bad) ? "NaN" : "infinite",
                                                  "; weights must be finite"));
 }
 
@@ -115,10 +115,9 @@ absl::Status LoadWeights(const std::string& folder, StoredLayer& layer) {
   const LayerConfig& config = layer.config;
   ASSIGN_OR_RETURN(NpyArray kernel, ReadRequiredNpy(folder + "/" + kKernelFile, kKernelFile));
   if (layer.in_channels == 0 && kernel.shape.size() == 4) layer.in_channels = kernel.shape[3];
-  RETURN_IF_ERROR(CheckShape(kernel,
-                             {config.kernel_size[0], config.kernel_size[1], config.filters,
-                              layer.in_channels},
-                             kKernelFile, "expected (kh, kw, filters, in_channels)"));
+  RETURN_IF_ERROR(CheckShape(
+      kernel, {config.kernel_size[0], config.kernel_size[1], config.filters, layer.in_channels},
+      kKernelFile, "expected (kh, kw, filters, in_channels)"));
   RETURN_IF_ERROR(CheckFinite(kernel.data, kKernelFile));
   layer.weights.kernel = std::move(kernel.data);
   const std::string bias_path = folder + "/" + kBiasFile;
@@ -162,9 +161,9 @@ absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(Options o
   std::error_code error;
   fs::create_directories(options.dir, error);
   if (error || !fs::is_directory(options.dir) || ::access(options.dir.c_str(), W_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model repository '", options.dir, "' is not a writable directory", error ? ": " : "",
-        error.message()));
+    return absl::FailedPreconditionError(absl::StrCat("model repository '", options.dir,
+                                                      "' is not a writable directory",
+                                                      error ? ": " : "", error.message()));
   }
   std::unique_ptr<ModelRepository> repository(new ModelRepository(std::move(options)));
   // Finish what a crash interrupted. A ".old-" folder whose layer is missing is the only

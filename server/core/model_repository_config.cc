@@ -40,8 +40,7 @@ absl::Status CheckKeys(const json& object, const std::string& where,
 absl::StatusOr<int64_t> GetInteger(const json& object, const char* key, int64_t min) {
   const json& value = object.at(key);
   if (!value.is_number_integer() || value.get<int64_t>() < min) {
-    return Invalid(absl::StrCat("'", key, "' must be an integer >= ", min, ", got ",
-                                Brief(value)));
+    return Invalid(absl::StrCat("'", key, "' must be an integer >= ", min, ", got ", Brief(value)));
   }
   return value.get<int64_t>();
 }
@@ -49,8 +48,8 @@ absl::StatusOr<int64_t> GetInteger(const json& object, const char* key, int64_t 
 absl::StatusOr<BatchingOptions> DecodeBatching(const json& object,
                                                const BatchingOptions& defaults) {
   if (!object.is_object()) return Invalid("'batching' must be an object, got " + Brief(object));
-  RETURN_IF_ERROR(CheckKeys(object, "'batching'",
-                            {"max_batch_size", "batch_timeout_us", "max_queue_size"}));
+  RETURN_IF_ERROR(
+      CheckKeys(object, "'batching'", {"max_batch_size", "batch_timeout_us", "max_queue_size"}));
   BatchingOptions options = defaults;
   if (object.contains("max_batch_size")) {
     ASSIGN_OR_RETURN(options.max_batch_size, GetInteger(object, "max_batch_size", 1));
@@ -81,8 +80,10 @@ absl::StatusOr<LayerConfigFile> DecodeTconvFormat(const json& root,
   if (root.contains("tconv_format")) {
     ASSIGN_OR_RETURN(const int64_t format, GetInteger(root, "tconv_format", 1));
     if (format != kRepositoryFormat) {
-      return Invalid(absl::StrCat("'tconv_format' ", format, " is not supported (this tconv "
-                                  "reads format ", kRepositoryFormat, ")"));
+      return Invalid(absl::StrCat("'tconv_format' ", format,
+                                  " is not supported (this tconv "
+                                  "reads format ",
+                                  kRepositoryFormat, ")"));
     }
   }
   ASSIGN_OR_RETURN(file.config, DecodeKeras(root.at("keras")));

@@ -80,7 +80,8 @@ class HeaderParser {
     return false;
   }
   absl::Status Expect(char c) {
-    return Consume(c) ? absl::OkStatus() : Error(absl::StrCat("expected '", std::string(1, c), "'"));
+    return Consume(c) ? absl::OkStatus()
+                      : Error(absl::StrCat("expected '", std::string(1, c), "'"));
   }
   absl::StatusOr<std::string> ParseString() {
     SkipSpace();
@@ -172,9 +173,8 @@ absl::StatusOr<std::pair<size_t, size_t>> LocateHeader(std::string_view bytes,
 
 absl::Status CheckDescr(std::string_view descr, bool fortran_order, const std::string& what) {
   if (descr != "<f4") {
-    const std::string hint = descr == ">f4"
-                                 ? "big-endian float32; save arr.astype('<f4')"
-                                 : "save arr.astype(np.float32)";
+    const std::string hint = descr == ">f4" ? "big-endian float32; save arr.astype('<f4')"
+                                            : "save arr.astype(np.float32)";
     return absl::InvalidArgumentError(absl::StrCat(what, ": dtype '", std::string(descr),
                                                    "' is not supported, expected '<f4' "
                                                    "(little-endian float32; ",
@@ -182,8 +182,9 @@ absl::Status CheckDescr(std::string_view descr, bool fortran_order, const std::s
   }
   if (fortran_order) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": fortran_order True is not supported, expected C order "
-                           "(save np.ascontiguousarray(arr))"));
+        absl::StrCat(what,
+                     ": fortran_order True is not supported, expected C order "
+                     "(save np.ascontiguousarray(arr))"));
   }
   return absl::OkStatus();
 }
@@ -230,8 +231,7 @@ absl::StatusOr<NpyArray> ReadNpyFile(const std::string& path, const std::string&
   if (fd < 0) {
     const int error = errno;
     const std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
-    return error == ENOENT ? absl::NotFoundError(message)
-                           : absl::FailedPreconditionError(message);
+    return error == ENOENT ? absl::NotFoundError(message) : absl::FailedPreconditionError(message);
   }
   struct stat info {};
   std::string bytes;
@@ -241,9 +241,8 @@ absl::StatusOr<NpyArray> ReadNpyFile(const std::string& path, const std::string&
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     status = absl::FailedPreconditionError(absl::StrCat(path, " is not a readable regular file"));
   } else if (info.st_size > kMaxFileBytes) {
-    status = absl::InvalidArgumentError(absl::StrCat(what, ": file of ", info.st_size,
-                                                     " bytes exceeds the limit of ",
-                                                     kMaxFileBytes));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        what, ": file of ", info.st_size, " bytes exceeds the limit of ", kMaxFileBytes));
   } else {
     bytes.resize(info.st_size);
     size_t done = 0;
@@ -263,8 +262,8 @@ absl::StatusOr<NpyArray> ReadNpyFile(const std::string& path, const std::string&
 }
 
 std::string SerializeNpy(absl::Span<const int64_t> shape, absl::Span<const float> data) {
-  std::string header = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': ",
-                                    ShapeString(shape), ", }");
+  std::string header =
+      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': ", ShapeString(shape), ", }");
   // numpy.lib.format pads with spaces and a final newline so that the data starts at a
   // multiple of 64 bytes (10 bytes of magic, version and length precede the header).
   const size_t total = 10 + header.size() + 1;

@@ -19,7 +19,10 @@ std::atomic<int> live_batchers{0};
 
 class CountingBatcher : public Batcher {
  public:
-  explicit CountingBatcher(int64_t tag) { options_.max_batch_size = tag; ++live_batchers; }
+  explicit CountingBatcher(int64_t tag) {
+    options_.max_batch_size = tag;
+    ++live_batchers;
+  }
   ~CountingBatcher() override {
     --live_batchers;
     destroyed_on = std::this_thread::get_id();

@@ -70,14 +70,14 @@ std::vector<float> Values(size_t count, float scale) {
 
 StoredLayer MakeLayer(bool use_bias) {
   StoredLayer layer;
-  layer.config = LayerConfig::FromJson(
-                     std::string(R"({"name": "up", "filters": 4, "kernel_size": [3, 2],
+  layer.config =
+      LayerConfig::FromJson(std::string(R"({"name": "up", "filters": 4, "kernel_size": [3, 2],
                      "strides": [2, 2], "padding": "same", "activation": "relu", "use_bias": )") +
-                     (use_bias ? "true}" : "false}"))
-                     .value();
+                            (use_bias ? "true}" : "false}"))
+          .value();
   layer.in_channels = 3;
   layer.weights.kernel = Values(3 * 2 * 4 * 3, 0.5f);
-  layer.weights.kernel[0] = -0.0f;                                 // sign of zero kept
+  layer.weights.kernel[0] = -0.0f;                                     // sign of zero kept
   layer.weights.kernel[1] = std::numeric_limits<float>::denorm_min();  // denormal kept
   if (use_bias) layer.weights.bias = Values(4, 0.1f);
   return layer;
@@ -181,9 +181,9 @@ TEST(ModelRepositoryTest, LoadsFolderPreparedByHand) {
 
 struct Broken {
   const char* name;
-  const char* file;      // which file of a good layer to overwrite ("" = delete `deleted`)
+  const char* file;  // which file of a good layer to overwrite ("" = delete `deleted`)
   std::string contents;
-  const char* deleted;   // a file to remove, or ""
+  const char* deleted;  // a file to remove, or ""
   const char* message;
 };
 
@@ -218,8 +218,8 @@ std::vector<Broken> BrokenEntries() {
       {"UnknownKey", "config.json", R"({"keras": {}, "in_channel": 3})", "",
        "unknown key 'in_channel'"},
       {"BadBatching", "config.json",
-       R"({"keras": {"filters": 4, "kernel_size": [3, 2]}, "batching": {"max_batch_size": 0}})",
-       "", "'max_batch_size' must be an integer >= 1, got 0"},
+       R"({"keras": {"filters": 4, "kernel_size": [3, 2]}, "batching": {"max_batch_size": 0}})", "",
+       "'max_batch_size' must be an integer >= 1, got 0"},
       {"InChannelsMismatch", "config.json",
        R"({"keras": {"filters": 4, "kernel_size": [3, 2]}, "in_channels": 7})", "",
        "expected (kh, kw, filters, in_channels) = (3, 2, 4, 7)"},
@@ -312,13 +312,13 @@ TEST(ModelRepositoryTest, FolderWithInvalidNameIsListedAndRefused) {
 }
 
 TEST(ModelRepositoryTest, LayerNames) {
-  for (const std::string& name : std::vector<std::string>{"a", "Gen_1.v2-b", "9", std::string(128, 'x')}) {
+  for (const std::string& name :
+       std::vector<std::string>{"a", "Gen_1.v2-b", "9", std::string(128, 'x')}) {
     EXPECT_TRUE(ValidateLayerName(name).ok()) << name;
   }
-  for (const std::string& name : std::vector<std::string>{"", ".hidden", "-x", "_x", "a/b", "..", "a b", "é",
-                                 std::string(129, 'x')}) {
-    EXPECT_THAT(ValidateLayerName(name), StatusIs(kInvalid, HasSubstr("valid layer name")))
-        << name;
+  for (const std::string& name : std::vector<std::string>{"", ".hidden", "-x", "_x", "a/b", "..",
+                                                          "a b", "é", std::string(129, 'x')}) {
+    EXPECT_THAT(ValidateLayerName(name), StatusIs(kInvalid, HasSubstr("valid layer name"))) << name;
   }
 }
 

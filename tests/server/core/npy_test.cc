@@ -43,16 +43,15 @@ std::string MakeNpy(int major, const std::string& header, const std::vector<floa
 }
 
 std::string Header(const std::string& descr, const std::string& fortran, const std::string& shape) {
-  return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape +
-         ", }\n";
+  return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }\n";
 }
 
 TEST(NpyTest, SerializeMatchesWhatNumpyWrites) {
   // np.save(f, np.array([1.5, -2.0, 0.25], np.float32)) with NumPy 1.24: the header is padded
   // to 118 bytes ('v') so that the data starts at byte 128.
-  const std::string expected_header =
-      std::string("\x93NUMPY\x01\x00v\x00", 10) +
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }" + std::string(60, ' ') + "\n";
+  const std::string expected_header = std::string("\x93NUMPY\x01\x00v\x00", 10) +
+                                      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }" +
+                                      std::string(60, ' ') + "\n";
   const std::string bytes = SerializeNpy({3}, std::vector<float>{1.5f, -2.0f, 0.25f});
   ASSERT_EQ(bytes.size(), 128u + 12u);
   EXPECT_EQ(bytes.substr(0, 128), expected_header);
@@ -133,8 +132,8 @@ std::vector<Malformed> MalformedFiles() {
        "more than 8 dimensions"},
       {"MissingShape", MakeNpy(1, "{'descr': '<f4', 'fortran_order': False}\n", {}),
        "lacks one of"},
-      {"ExtraKey", MakeNpy(1, "{'descr': '<f4', 'x': 1, 'shape': (), 'fortran_order': False}\n",
-                           {1}),
+      {"ExtraKey",
+       MakeNpy(1, "{'descr': '<f4', 'x': 1, 'shape': (), 'fortran_order': False}\n", {1}),
        "unexpected or repeated key 'x'"},
       {"RepeatedKey",
        MakeNpy(1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}\n", {1}),
