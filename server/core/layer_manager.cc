@@ -103,6 +103,7 @@ class LayerManagerImpl final : public LayerManager {
     auto config = LayerConfig::FromJson(spec.config_json);
     RETURN_IF_ERROR(Prefixed(config.status(), "config_json: "));
     if (spec.batching) RETURN_IF_ERROR(Prefixed(spec.batching->Validate(), "batching: "));
+    if (!spec.replace) RETURN_IF_ERROR(CheckNameFree(spec.name));  // early; checked again below
     ASSIGN_OR_RETURN(LayerWeights weights, WeightsFromSpec(*config, spec));
     // Validation, weight packing and the batcher happen before the lock: they may be slow
     // and nothing is changed until Save() succeeds.
@@ -112,10 +113,7 @@ class LayerManagerImpl final : public LayerManager {
     std::shared_ptr<const ServedLayer> replaced;
     {
       absl::MutexLock lock(&write_mu_);
-      if (!spec.replace && (registry_.Find(spec.name) || repository_->Contains(spec.name))) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("layer '", spec.name, "' already exists; set replace to replace it"));
-      }
+      if (!spec.replace) RETURN_IF_ERROR(CheckNameFreeLocked(spec.name));
       const Conv2DTranspose& layer = *entry->layer;
       RETURN_IF_ERROR(
           repository_->Save(spec.name, {layer.config(), layer.in_channels(), layer.weights(),
@@ -141,16 +139,12 @@ class LayerManagerImpl final : public LayerManager {
 
   absl::Status DeleteLayer(const std::string& name) override {
     RETURN_IF_ERROR(ValidateLayerName(name));
-    std::shared_ptr<const ServedLayer> removed;
-    {
-      absl::MutexLock lock(&write_mu_);
-      const bool on_disk = repository_->Contains(name);
-      if (!on_disk && registry_.Find(name) == nullptr) return NotServed(name);
-      if (on_disk) RETURN_IF_ERROR(repository_->Remove(name));
-      unavailable_.erase(name);
-      removed = Unpublish(name);
-    }
-    RetireWhenUnused(std::move(removed));
+    absl::MutexLock lock(&write_mu_);
+    const bool on_disk = repository_->Contains(name);
+    if (!on_disk && registry_.Find(name) == nullptr) return NotServed(name);
+    if (on_disk) RETURN_IF_ERROR(repository_->Remove(name));
+    unavailable_.erase(name);
+    Unpublish(name);
     return absl::OkStatus();
   }
 
@@ -195,14 +189,10 @@ class LayerManagerImpl final : public LayerManager {
 
   absl::Status Unload(const std::string& name) override {
     RETURN_IF_ERROR(ValidateLayerName(name));
-    std::shared_ptr<const ServedLayer> removed;
-    {
-      absl::MutexLock lock(&write_mu_);
-      removed = Unpublish(name);
-      if (removed == nullptr && !repository_->Contains(name)) return NotServed(name);
-      if (repository_->Contains(name)) unavailable_[name] = "unloaded";
-    }
-    RetireWhenUnused(std::move(removed));
+    absl::MutexLock lock(&write_mu_);
+    const bool served = Unpublish(name);
+    if (!served && !repository_->Contains(name)) return NotServed(name);
+    if (repository_->Contains(name)) unavailable_[name] = "unloaded";
     return absl::OkStatus();
   }
 
@@ -230,6 +220,17 @@ class LayerManagerImpl final : public LayerManager {
   void StartDraining() override { draining_.store(true, std::memory_order_release); }
 
  private:
+  absl::Status CheckNameFree(const std::string& name) ABSL_LOCKS_EXCLUDED(write_mu_) {
+    absl::MutexLock lock(&write_mu_);
+    return CheckNameFreeLocked(name);
+  }
+  absl::Status CheckNameFreeLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (registry_.Find(name) == nullptr && !repository_->Contains(name)) return absl::OkStatus();
+    return absl::AlreadyExistsError(
+        absl::StrCat("layer '", name, "' already exists; set replace to replace it"));
+  }
+
   // Creates the kernel layer (validating config and weights) and its batcher.
   absl::StatusOr<std::shared_ptr<const ServedLayer>> Build(const std::string& name,
                                                            StoredLayer stored) const {
@@ -268,13 +269,15 @@ class LayerManagerImpl final : public LayerManager {
     return replaced;
   }
 
-  std::shared_ptr<const ServedLayer> Unpublish(const std::string& name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+  // Stops serving `name` and waits for its in-flight requests; true if it was served. The
+  // removal is reported only then, so a finishing request cannot bring back the layer's
+  // metrics, and under the lock, so a new layer of that name cannot be reported first.
+  bool Unpublish(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     auto removed = registry_.Remove(name);
-    if (removed != nullptr && options_.observer != nullptr) {
-      options_.observer->OnLayerRemoved(name);
-    }
-    return removed;
+    if (removed == nullptr) return false;
+    RetireWhenUnused(std::move(removed));
+    if (options_.observer != nullptr) options_.observer->OnLayerRemoved(name);
+    return true;
   }
 
   const Options options_;
