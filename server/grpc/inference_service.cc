@@ -1,0 +1,158 @@
+#include "server/grpc/inference_service.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/grpc/oip_codec.h"
+#include "server/grpc/status_edge.h"
+
+namespace tconv::server {
+namespace {
+
+// The server-wide features this implementation of the protocol offers.
+constexpr const char* kExtensions[] = {"model_repository"};
+
+absl::Status NotReadyError() {
+  return absl::UnavailableError("server is not ready: loading its repository or draining");
+}
+
+absl::Status CheckRepositoryName(const std::string& name) {
+  if (name.empty()) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("unknown repository '", name,
+                                          "'; tconv has one repository, leave the name empty"));
+}
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+}  // namespace
+
+InferenceService::InferenceService(Options options) : options_(std::move(options)) {}
+
+void InferenceService::SetReady(bool ready) { ready_.store(ready); }
+
+bool InferenceService::WaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+}
+
+int64_t InferenceService::InFlight() {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerLive(CallContext* context,
+                                                       const inference::ServerLiveRequest*,
+                                                       inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerReady(
+    CallContext* context, const inference::ServerReadyRequest*,
+    inference::ServerReadyResponse* response) {
+  response->set_ready(ready_.load());
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelReady(
+    CallContext* context, const inference::ModelReadyRequest* request,
+    inference::ModelReadyResponse* response) {
+  response->set_ready(ready_.load() && CheckModelVersion(request->name(), request->version()).ok() &&
+                      options_.manager->FindLayer(request->name()).ok());
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
+    CallContext* context, const inference::ServerMetadataRequest*,
+    inference::ServerMetadataResponse* response) {
+  response->set_name("tconv");
+  response->set_version(options_.version);
+  for (const char* extension : kExtensions) response->add_extensions(extension);
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
+    CallContext* context, const inference::ModelMetadataRequest* request,
+    inference::ModelMetadataResponse* response) {
+  absl::Status status = CheckModelVersion(request->name(), request->version());
+  if (!status.ok()) return FinishNow(context, status);
+  auto layer = options_.manager->FindLayer(request->name());
+  if (layer.ok()) EncodeModelMetadata(request->name(), **layer, response);
+  return FinishNow(context, layer.status());
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelInfer(
+    CallContext* context, const inference::ModelInferRequest* request,
+    inference::ModelInferResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    ++in_flight_;
+  }
+  absl::StatusOr<InferenceRequest> decoded =
+      ready_.load() ? DecodeInferRequest(*request) : NotReadyError();
+  if (!decoded.ok()) {
+    FinishInfer(reactor, request->model_name(), start, decoded.status());
+    return reactor;
+  }
+  decoded->deadline = DeadlineOf(*context);
+  decoded->is_cancelled = [context] { return context->IsCancelled(); };
+  decoded->enqueued = start;
+  options_.manager->Infer(
+      request->model_name(), *std::move(decoded),
+      [this, reactor, request, response, start](absl::StatusOr<InferenceResult> result) {
+        if (result.ok()) EncodeInferResponse(*request, *result, response);
+        FinishInfer(reactor, request->model_name(), start, result.status());
+      });
+  return reactor;
+}
+
+void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,
+                                   absl::Time start, const absl::Status& status) {
+  if (options_.observer != nullptr) {
+    options_.observer->OnRequest(model, status.code(), absl::Now() - start);
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
+    CallContext* context, const inference::RepositoryIndexRequest* request,
+    inference::RepositoryIndexResponse* response) {
+  absl::Status status = CheckRepositoryName(request->repository_name());
+  if (status.ok()) {
+    EncodeRepositoryIndex(options_.manager->Repository(), request->ready(), response);
+  }
+  return FinishNow(context, status);
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
+    CallContext* context, const inference::RepositoryModelLoadRequest* request,
+    inference::RepositoryModelLoadResponse*) {
+  absl::Status status = CheckRepositoryName(request->repository_name());
+  if (status.ok() && request->parameters().empty()) {
+    status = options_.manager->LoadFromRepository(request->model_name());
+  } else if (status.ok()) {
+    absl::StatusOr<LayerSpec> spec = DecodeRepositoryLoad(*request);
+    status = spec.ok() ? options_.manager->CreateLayer(*std::move(spec)).status() : spec.status();
+  }
+  return FinishNow(context, status);
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
+    CallContext* context, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  absl::Status status = CheckRepositoryName(request->repository_name());
+  if (status.ok()) status = options_.manager->Unload(request->model_name());
+  return FinishNow(context, status);
+}
+
+}  // namespace tconv::server

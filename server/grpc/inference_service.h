@@ -1,0 +1,78 @@
+// The data plane: the Open Inference Protocol (inference.GRPCInferenceService) over a
+// LayerManager, with gRPC's callback API. ModelInfer hands its request to the layer's batcher
+// and finishes from the batcher's completion callback, so no gRPC thread waits on a kernel run.
+#ifndef TCONV_SERVER_GRPC_INFERENCE_SERVICE_H_
+#define TCONV_SERVER_GRPC_INFERENCE_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "inference/grpc_service.grpc.pb.h"
+#include "server/core/layer_manager.h"
+#include "server/core/metrics_observer.h"
+
+namespace tconv::server {
+
+class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  struct Options {
+    LayerManager* manager = nullptr;      // required; must outlive the service
+    MetricsObserver* observer = nullptr;  // may be null; gets one OnRequest per ModelInfer
+    std::string version;                  // ServerMetadata.version
+  };
+  explicit InferenceService(Options options);
+
+  // Ready = the repository is loaded and the server is not draining. Until then ServerReady
+  // and ModelReady answer false and ModelInfer answers UNAVAILABLE. Starts not ready.
+  void SetReady(bool ready);
+  // Waits until no ModelInfer is in flight, at most until `deadline`; true when idle.
+  bool WaitIdle(absl::Time deadline);
+  // ModelInfer calls received and not yet answered.
+  int64_t InFlight();
+
+  using CallContext = grpc::CallbackServerContext;
+  grpc::ServerUnaryReactor* ServerLive(CallContext* context,
+                                       const inference::ServerLiveRequest* request,
+                                       inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(CallContext* context,
+                                        const inference::ServerReadyRequest* request,
+                                        inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(CallContext* context,
+                                       const inference::ModelReadyRequest* request,
+                                       inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(CallContext* context,
+                                           const inference::ServerMetadataRequest* request,
+                                           inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(CallContext* context,
+                                          const inference::ModelMetadataRequest* request,
+                                          inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(CallContext* context,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(
+      CallContext* context, const inference::RepositoryIndexRequest* request,
+      inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelLoad(
+      CallContext* context, const inference::RepositoryModelLoadRequest* request,
+      inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(
+      CallContext* context, const inference::RepositoryModelUnloadRequest* request,
+      inference::RepositoryModelUnloadResponse* response) override;
+
+ private:
+  // Records the finished ModelInfer and finishes its reactor.
+  void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,
+                   absl::Time start, const absl::Status& status);
+
+  const Options options_;
+  std::atomic<bool> ready_{false};
+  absl::Mutex mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace tconv::server
+
+#endif  // TCONV_SERVER_GRPC_INFERENCE_SERVICE_H_

@@ -1,0 +1,42 @@
+// The control plane: tconv.v1.LayerService over a LayerManager. Each call is a short,
+// synchronous core operation (validation, weight packing, an atomic write to the repository),
+// answered on the gRPC thread that received it; inference never waits on it.
+#ifndef TCONV_SERVER_GRPC_LAYER_SERVICE_H_
+#define TCONV_SERVER_GRPC_LAYER_SERVICE_H_
+
+#include "server/core/batcher.h"
+#include "server/core/layer_manager.h"
+#include "tconv/v1/layer_service.grpc.pb.h"
+
+namespace tconv::server {
+
+class LayerService final : public tconv::v1::LayerService::CallbackService {
+ public:
+  struct Options {
+    LayerManager* manager = nullptr;  // required; must outlive the service
+    // Fills the batching fields a CreateLayer leaves at 0 (the server's --max_batch_size ...).
+    BatchingOptions default_batching;
+  };
+  explicit LayerService(Options options);
+
+  using CallContext = grpc::CallbackServerContext;
+  grpc::ServerUnaryReactor* CreateLayer(CallContext* context,
+                                        const tconv::v1::CreateLayerRequest* request,
+                                        tconv::v1::CreateLayerResponse* response) override;
+  grpc::ServerUnaryReactor* GetLayer(CallContext* context,
+                                     const tconv::v1::GetLayerRequest* request,
+                                     tconv::v1::GetLayerResponse* response) override;
+  grpc::ServerUnaryReactor* ListLayers(CallContext* context,
+                                       const tconv::v1::ListLayersRequest* request,
+                                       tconv::v1::ListLayersResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteLayer(CallContext* context,
+                                        const tconv::v1::DeleteLayerRequest* request,
+                                        tconv::v1::DeleteLayerResponse* response) override;
+
+ private:
+  const Options options_;
+};
+
+}  // namespace tconv::server
+
+#endif  // TCONV_SERVER_GRPC_LAYER_SERVICE_H_

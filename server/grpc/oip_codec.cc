@@ -1,0 +1,234 @@
+#include "server/grpc/oip_codec.h"
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/core/npy.h"
+#include "tconv/kernel/layer_config.h"
+#include "tconv/kernel/status_macros.h"
+
+namespace tconv::server {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "raw tensor contents are little-endian float32; this code copies them as is");
+
+using inference::InferTensorContents;
+using inference::ModelInferRequest;
+
+std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+// 4 positive dimensions whose product stays within the kernel's tensor limit.
+absl::StatusOr<Shape4> DecodeShape(const ModelInferRequest::InferInputTensor& input) {
+  if (input.shape_size() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input '", input.name(), "' has shape ", ShapeString(input.shape()), " of rank ",
+        input.shape_size(), "; expected rank 4: [batch, height, width, channels] for "
+        "channels_last or [batch, channels, height, width] for channels_first"));
+  }
+  Shape4 shape;
+  int64_t elements = 1;
+  for (int i = 0; i < 4; ++i) {
+    shape[i] = input.shape(i);
+    if (shape[i] < 1 || shape[i] > LayerLimits::kMaxTensorElements / elements) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", input.name(), "' has shape ", ShapeString(input.shape()),
+          "; expected every dimension >= 1 and at most ", LayerLimits::kMaxTensorElements,
+          " elements in all"));
+    }
+    elements *= shape[i];
+  }
+  return shape;
+}
+
+// Number of values set in the typed contents fields other than fp32_contents.
+int OtherTypedValues(const InferTensorContents& c) {
+  return c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() +
+         c.uint_contents_size() + c.uint64_contents_size() + c.fp64_contents_size() +
+         c.bytes_contents_size();
+}
+
+absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request,
+                                                int64_t elements) {
+  const auto& input = request.inputs(0);
+  const int typed = input.contents().fp32_contents_size() + OtherTypedValues(input.contents());
+  if (request.raw_input_contents_size() > 0) {
+    if (request.raw_input_contents_size() != 1 || typed > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected the input either in raw_input_contents (exactly one entry) or in typed "
+          "contents, got ", request.raw_input_contents_size(), " raw entries and ", typed,
+          " typed values"));
+    }
+    const std::string& raw = request.raw_input_contents(0);
+    const int64_t expected = elements * static_cast<int64_t>(sizeof(float));
+    if (static_cast<int64_t>(raw.size()) != expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "raw_input_contents of input '", input.name(), "' has ", raw.size(),
+          " bytes; shape ", ShapeString(input.shape()), " of FP32 needs exactly ", expected));
+    }
+    std::vector<float> values(elements);
+    std::memcpy(values.data(), raw.data(), raw.size());
+    return values;
+  }
+  if (OtherTypedValues(input.contents()) > 0 ||
+      input.contents().fp32_contents_size() != elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input '", input.name(), "' has ", input.contents().fp32_contents_size(),
+        " fp32_contents values and ", OtherTypedValues(input.contents()),
+        " values of other types; shape ", ShapeString(input.shape()), " needs exactly ",
+        elements, " fp32_contents values (or raw_input_contents)"));
+  }
+  return std::vector<float>(input.contents().fp32_contents().begin(),
+                            input.contents().fp32_contents().end());
+}
+
+absl::Status CheckTensorNames(const ModelInferRequest& request) {
+  if (request.inputs_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", request.model_name(), "' has ",
+                                                   request.inputs_size(),
+                                                   " inputs in the request; expected exactly 1, '",
+                                                   kInputName, "'"));
+  }
+  const auto& input = request.inputs(0);
+  if (input.name() != kInputName) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown input '", input.name(),
+                                                   "'; the model's input is '", kInputName, "'"));
+  }
+  if (input.datatype() != kDatatype) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", input.name(), "' has datatype '",
+                                                   input.datatype(), "'; expected ", kDatatype));
+  }
+  for (const auto& output : request.outputs()) {
+    if (output.name() != kOutputName) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown output '", output.name(), "' requested; the model's output is '",
+          kOutputName, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void SetTensorMetadata(absl::string_view name, const std::array<int64_t, 4>& shape,
+                       inference::ModelMetadataResponse::TensorMetadata* tensor) {
+  tensor->set_name(std::string(name));
+  tensor->set_datatype(std::string(kDatatype));
+  for (int64_t dim : shape) tensor->add_shape(dim);
+}
+
+// One parameter of a RepositoryModelLoad that carries a layer, applied to `spec`.
+absl::Status ApplyLoadParameter(const std::string& key,
+                                const inference::ModelRepositoryParameter& value,
+                                LayerSpec& spec) {
+  using Choice = inference::ModelRepositoryParameter;
+  const auto wrong_type = [&key](absl::string_view expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter '", key, "' must be set as ", expected));
+  };
+  if (key == "config") {
+    if (value.parameter_choice_case() != Choice::kStringParam) return wrong_type("string_param");
+    spec.config_json = value.string_param();
+  } else if (key == "file:kernel.npy" || key == "file:bias.npy") {
+    if (value.parameter_choice_case() != Choice::kBytesParam) return wrong_type("bytes_param");
+    ASSIGN_OR_RETURN(NpyArray array, ParseNpy(value.bytes_param(), key.substr(5)));
+    if (key == "file:kernel.npy") {
+      spec.kernel_shape = std::move(array.shape);
+      spec.kernel = std::move(array.data);
+    } else {
+      spec.bias = std::move(array.data);
+    }
+  } else if (key == "in_channels" || key == "seed") {
+    if (value.parameter_choice_case() != Choice::kInt64Param) return wrong_type("int64_param");
+    if (key == "seed") {
+      spec.seed = static_cast<uint64_t>(value.int64_param());
+    } else {
+      spec.in_channels = value.int64_param();
+    }
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown parameter '", key, "'; expected 'config', 'file:kernel.npy', "
+        "'file:bias.npy', 'in_channels' or 'seed'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckModelVersion(absl::string_view model, absl::string_view version) {
+  if (version.empty() || version == kLiveVersion) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("model '", model, "' has no version '", version,
+                                          "'; its live version is '", kLiveVersion, "'"));
+}
+
+absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& request) {
+  RETURN_IF_ERROR(CheckModelVersion(request.model_name(), request.model_version()));
+  RETURN_IF_ERROR(CheckTensorNames(request));
+  InferenceRequest decoded;
+  ASSIGN_OR_RETURN(decoded.shape, DecodeShape(request.inputs(0)));
+  const int64_t elements =
+      decoded.shape[0] * decoded.shape[1] * decoded.shape[2] * decoded.shape[3];
+  ASSIGN_OR_RETURN(decoded.input, DecodeValues(request, elements));
+  return decoded;
+}
+
+void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult& result,
+                         inference::ModelInferResponse* response) {
+  response->set_model_name(request.model_name());
+  response->set_model_version(std::string(kLiveVersion));
+  response->set_id(request.id());
+  auto* output = response->add_outputs();
+  output->set_name(std::string(kOutputName));
+  output->set_datatype(std::string(kDatatype));
+  for (int64_t dim : result.shape) output->add_shape(dim);
+  response->add_raw_output_contents()->assign(
+      reinterpret_cast<const char*>(result.output.data()), result.output.size() * sizeof(float));
+}
+
+void EncodeModelMetadata(absl::string_view name, const Conv2DTranspose& layer,
+                         inference::ModelMetadataResponse* response) {
+  response->set_name(std::string(name));
+  response->add_versions(std::string(kLiveVersion));
+  response->set_platform(std::string(kPlatform));
+  const int64_t in = layer.in_channels();
+  const int64_t out = layer.config().filters;
+  const bool last = layer.config().data_format == DataFormat::kChannelsLast;
+  using Dims = std::array<int64_t, 4>;
+  SetTensorMetadata(kInputName, last ? Dims{-1, -1, -1, in} : Dims{-1, in, -1, -1},
+                    response->add_inputs());
+  SetTensorMetadata(kOutputName, last ? Dims{-1, -1, -1, out} : Dims{-1, out, -1, -1},
+                    response->add_outputs());
+}
+
+void EncodeRepositoryIndex(const std::vector<RepositoryEntry>& entries, bool ready_only,
+                           inference::RepositoryIndexResponse* response) {
+  for (const RepositoryEntry& entry : entries) {
+    const bool ready = entry.state == RepositoryEntry::State::kReady;
+    if (ready_only && !ready) continue;
+    auto* model = response->add_models();
+    model->set_name(entry.name);
+    model->set_version(std::string(kLiveVersion));
+    model->set_state(ready ? "READY" : "UNAVAILABLE");
+    model->set_reason(entry.reason);
+  }
+}
+
+absl::StatusOr<LayerSpec> DecodeRepositoryLoad(
+    const inference::RepositoryModelLoadRequest& request) {
+  LayerSpec spec;
+  spec.name = request.model_name();
+  spec.replace = true;
+  for (const auto& [key, value] : request.parameters()) {
+    RETURN_IF_ERROR(ApplyLoadParameter(key, value, spec));
+  }
+  if (spec.config_json.empty()) {
+    return absl::InvalidArgumentError(
+        "RepositoryModelLoad with parameters needs a 'config' string parameter (Keras JSON)");
+  }
+  return spec;
+}
+
+}  // namespace tconv::server

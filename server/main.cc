@@ -1,0 +1,136 @@
+// tconv-server: serves the layers of a model repository over gRPC (the Open Inference Protocol
+// and tconv.v1.LayerService) until SIGTERM or SIGINT, then drains and exits 0.
+//
+// Flags fill the components' Options here and nowhere else.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/core/batcher.h"
+#include "server/core/layer_manager.h"
+#include "server/core/metrics_observer.h"
+#include "server/grpc/server.h"
+#include "tconv/kernel/status_macros.h"
+
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:8001",
+          "HOST:PORT for gRPC (8001: the Open Inference Protocol's conventional port); "
+          "port 0 picks a free port, printed once serving");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:8002",
+          "HOST:PORT for Prometheus metrics (/metrics)");
+ABSL_FLAG(std::string, model_repository, "./model_repository",
+          "directory of the layers to serve and persist (created when missing)");
+ABSL_FLAG(int, threads, 0, "compute threads for all layers together; 0 = the CPUs available");
+ABSL_FLAG(int64_t, max_message_bytes, int64_t{256} << 20,
+          "largest gRPC request/response in bytes; larger ones get RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "on SIGTERM/SIGINT, how long in-flight requests may take to finish");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
+          "close client connections after this age so they rebalance across replicas");
+ABSL_FLAG(int64_t, max_batch_size, tconv::server::BatchingOptions{}.max_batch_size,
+          "default examples per kernel run (a layer's repository config may override)");
+ABSL_FLAG(int64_t, batch_timeout_us,
+          absl::ToInt64Microseconds(tconv::server::BatchingOptions{}.batch_timeout),
+          "default wait of a batch's first request for company, in microseconds");
+ABSL_FLAG(int64_t, max_queue_size, tconv::server::BatchingOptions{}.max_queue_size,
+          "default examples that may wait per layer before RESOURCE_EXHAUSTED");
+
+namespace tconv::server {
+namespace {
+
+// The process' components, destroyed in reverse order of creation.
+struct Process {
+  std::unique_ptr<MetricsObserver> metrics;  // null until server/metrics is wired in
+  std::unique_ptr<LayerManager> manager;
+  std::unique_ptr<Server> server;
+};
+
+BatchingOptions DefaultBatching() {
+  BatchingOptions batching;
+  batching.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  batching.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_us));
+  batching.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
+  return batching;
+}
+
+absl::Status StartProcess(Process& process) {
+  const BatchingOptions batching = DefaultBatching();
+  RETURN_IF_ERROR(batching.Validate());
+  BatchExecutor::Options executor_options;
+  executor_options.threads = absl::GetFlag(FLAGS_threads);
+  ASSIGN_OR_RETURN(std::shared_ptr<BatchExecutor> executor,
+                   BatchExecutor::Create(executor_options));
+  // Seam for server/metrics: a PrometheusMetrics on --metrics_address goes here.
+  LayerManager::Options manager_options;
+  manager_options.repository_dir = absl::GetFlag(FLAGS_model_repository);
+  manager_options.default_batching = batching;
+  manager_options.executor = std::move(executor);
+  manager_options.observer = process.metrics.get();
+  ASSIGN_OR_RETURN(process.manager, LayerManager::Create(std::move(manager_options)));
+
+  Server::Options server_options;
+  server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  server_options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  server_options.manager = process.manager.get();
+  server_options.observer = process.metrics.get();
+  server_options.default_batching = batching;
+  server_options.version = TCONV_VERSION;
+  ASSIGN_OR_RETURN(process.server, Server::Create(std::move(server_options)));
+  RETURN_IF_ERROR(process.server->Start());
+  process.server->MarkReady();
+  return absl::OkStatus();
+}
+
+// Blocks SIGTERM and SIGINT in every thread (call before any thread starts) so that the main
+// thread can take them synchronously with sigwait: no work happens in a signal handler.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int Run() {
+  const sigset_t signals = BlockShutdownSignals();
+  Process process;
+  if (absl::Status status = StartProcess(process); !status.ok()) {
+    std::fprintf(stderr, "tconv-server: cannot start: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  std::printf("tconv-server serving grpc=%s metrics=%s repository=%s\n",
+              process.server->address().c_str(),
+              process.metrics ? absl::GetFlag(FLAGS_metrics_address).c_str() : "off",
+              absl::GetFlag(FLAGS_model_repository).c_str());
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain_timeout);
+  std::fprintf(stderr, "tconv-server: %s, draining (at most %s)\n", strsignal(signal_number),
+               absl::FormatDuration(drain).c_str());
+  process.server->Shutdown(absl::Now() + drain);
+  std::fprintf(stderr, "tconv-server: stopped\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tconv::server
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves Keras Conv2DTranspose layers over gRPC.\n"
+      "  tconv-server --model_repository=DIR [--grpc_address=HOST:PORT] ...");
+  absl::ParseCommandLine(argc, argv);
+  return tconv::server::Run();
+}
