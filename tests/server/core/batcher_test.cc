@@ -97,6 +97,7 @@ TEST_P(BatcherTest, RequestsQueuedWhileWorkersAreBusyMergeWithoutTimeout) {
   for (const auto& blocker : blockers) ASSERT_TRUE(blocker->Wait());
   for (int i = 0; i < kRequests; ++i) ExpectRowsOfAlone(*answers[i], *layer_, requests[i], 12);
   EXPECT_THAT(observer_.Batches(), ::testing::Contains(BatchRecord{12, kRequests}));
+  EXPECT_EQ(observer_.LastDepth(), 0);
 }
 
 TEST_P(BatcherTest, FullQueueRefusesAtOnceAndKeepsServing) {
@@ -294,6 +295,30 @@ INSTANTIATE_TEST_SUITE_P(ExecutorThreads, BatcherTest, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int>& param_info) {
                            return absl::StrCat("Threads", param_info.param);
                          });
+
+// A server may keep a layer's batcher alive through the callbacks of its requests; the last
+// callback then destroys the batcher, and with it the executor, on a batch worker thread.
+TEST(BatcherLifetimeTest, LastCallbackMayDestroyTheBatcherAndTheExecutor) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(absl::StrCat("executor threads ", threads));
+    auto layer = MakeLayer(kChannelsLastLayer, kInChannels);
+    std::shared_ptr<Batcher> batcher =
+        Batcher::Create({}, "gen", layer, BatchExecutor::Create(ExecutorOptions(threads)).value(),
+                        nullptr)
+            .value();
+    Batcher& raw = *batcher;
+    const InferenceRequest request = RandomRequest({2, 4, 4, 3}, 1);
+    auto answer = std::make_shared<Answer>();
+    raw.Submit(request, [answer, keep = std::move(batcher)](auto result) {
+      answer->result = std::move(result);
+      answer->done.Notify();
+    });
+    ExpectRowsOfAlone(*answer, *layer, request, 2);
+    // The batcher's queue held the last other reference to the layer.
+    for (int i = 0; i < 3000 && layer.use_count() > 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+    EXPECT_EQ(layer.use_count(), 1) << "the batcher was not destroyed";
+  }
+}
 
 TEST(BatchingOptionsTest, ValidateNamesTheFieldAndValue) {
   EXPECT_OK(BatchingOptions{}.Validate());
