@@ -39,8 +39,8 @@ void SoftmaxRow(float* row, int64_t n) {
 // enough that a large output (e.g. 256x256x64) is spread over the pool.
 constexpr int64_t kElementsPerTask = 1 << 14;
 
-}  // namespace
-
+// Evaluated in double and rounded to float once: a pure function of the element, so the
+// result does not depend on where or alongside what it runs.
 float ActivateElement(Activation activation, float value) {
   const double x = value;
   switch (activation) {
@@ -72,6 +72,8 @@ float ActivateElement(Activation activation, float value) {
   }
   return value;
 }
+
+}  // namespace
 
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
                      const ComputePool& pool) {

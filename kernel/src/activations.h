@@ -18,9 +18,6 @@ namespace tconv::internal {
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
                      const ComputePool& pool);
 
-// The element-wise function itself (not softmax); exposed for tests.
-float ActivateElement(Activation activation, float x);
-
 }  // namespace tconv::internal
 
 #endif  // TCONV_KERNEL_SRC_ACTIVATIONS_H_

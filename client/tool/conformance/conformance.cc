@@ -36,7 +36,10 @@ Verdict JudgeGolden(const ConformanceCase& c, const ConformanceOutput& output) {
   for (size_t i = 0; i < c.output.size(); ++i) {
     const double ratio = ErrorRatio(output.values[i], c.output[i]);
     if (!WithinTolerance(output.values[i], c.output[i])) ++bad;
-    if (ratio > worst_ratio) worst_ratio = ratio, worst = i;
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      worst = i;
+    }
   }
   if (bad == 0) return {true, ""};
   return {false,
@@ -98,6 +101,10 @@ ConformanceTotals RunConformance(const std::vector<std::string>& files, Conforma
         out << "FAIL " << c->name << ": " << verdict.failure << "\n";
         ++totals.failed;
       }
+    }
+    if (in.bad()) {
+      out << "FAIL " << file << ": read error\n";
+      ++totals.failed;
     }
   }
   out << totals.passed << " passed, " << totals.failed << " failed" << std::endl;
