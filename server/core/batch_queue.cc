@@ -60,23 +60,27 @@ absl::Time BatchQueue::ReadyTime() const {
   return ready;
 }
 
-Batch BatchQueue::TakeBatch() {
+Batch BatchQueue::TakeBatch(absl::Time now) {
   auto chosen = by_shape_.begin();
   for (auto it = by_shape_.begin(); it != by_shape_.end(); ++it) {
     if (ReadyTime(it->second) < ReadyTime(chosen->second)) chosen = it;
   }
   SubQueue& sub = chosen->second;
   Batch batch{this, {}};
-  int64_t examples = 0;
+  int64_t taken = 0;   // examples leaving the queue
+  int64_t to_run = 0;  // of which will be computed, as far as is known now
   while (!sub.requests.empty()) {
-    const int64_t next = sub.requests.front().request.shape[0];
-    if (!batch.requests.empty() && examples + next > options_.max_batch_size) break;
-    examples += next;
+    const InferenceRequest& next = sub.requests.front().request;
+    // Expired requests ride along to be answered but take no room in the batch.
+    const bool expired = next.deadline <= now;
+    if (!expired && to_run > 0 && to_run + next.shape[0] > options_.max_batch_size) break;
+    taken += next.shape[0];
+    if (!expired) to_run += next.shape[0];
     batch.requests.push_back(std::move(sub.requests.front()));
     sub.requests.pop_front();
   }
-  sub.examples -= examples;
-  queued_examples_ -= examples;
+  sub.examples -= taken;
+  queued_examples_ -= taken;
   if (sub.requests.empty()) by_shape_.erase(chosen);
   ReportDepth();
   return batch;

@@ -61,8 +61,9 @@ class BatchQueue {
   absl::Time ReadyTime() const;
   // Removes the batch that is ready first (ReadyTime() must not be InfiniteFuture): the
   // longest prefix of its sub-queue with at most max_batch_size examples, or its first
-  // request alone when that one is larger (big requests run alone, never split).
-  Batch TakeBatch();
+  // request alone when that one is larger (big requests run alone, never split). Requests
+  // whose deadline is past at `now` come along to be answered but take no room.
+  Batch TakeBatch(absl::Time now);
 
   // Refuses new requests from now on and makes everything queued ready at once.
   void Close();

@@ -36,7 +36,7 @@ struct BatchScheduler::State {
       BatchQueue* queue = FirstReady(&ready);
       const absl::Time now = absl::Now();
       if (queue != nullptr && ready <= now) {
-        Batch batch = queue->TakeBatch();
+        Batch batch = queue->TakeBatch(now);
         // Someone else must watch what is left (sleepers may be waiting past its ready time).
         if (FirstReady(&ready) != nullptr) wake.notify_one();
         return batch;
@@ -130,7 +130,7 @@ void BatchScheduler::Drain(BatchQueue* queue) {
   queue->Close();
   state.wake.notify_all();  // idle workers help run what is left
   while (queue->ReadyTime() != absl::InfiniteFuture()) {
-    std::optional<Batch> batch(queue->TakeBatch());
+    std::optional<Batch> batch(queue->TakeBatch(absl::Now()));
     lock.unlock();
     state.RunAndFinish(*batch);
     batch.reset();

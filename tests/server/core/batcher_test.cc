@@ -148,6 +148,26 @@ TEST_P(BatcherTest, DeadlinePassedInQueueIsNotComputed) {
   EXPECT_THAT(Submit(*batcher, late)->result, StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
+TEST_P(BatcherTest, ExpiredRequestsTakeNoRoomInABatch) {
+  auto batcher = MakeBatcher(4, absl::ZeroDuration());
+  Gate gate;
+  auto blockers = OccupyWorkers(*batcher, gate);
+  InferenceRequest doomed = RandomRequest({3, 4, 4, 3}, 1);
+  doomed.deadline = absl::Now() + absl::Milliseconds(20);
+  auto doomed_answer = Submit(*batcher, doomed);
+  const std::vector<InferenceRequest> live = {RandomRequest({1, 4, 4, 3}, 2),
+                                              RandomRequest({2, 4, 4, 3}, 3)};
+  auto first = Submit(*batcher, live[0]);
+  auto second = Submit(*batcher, live[1]);
+  absl::SleepFor(absl::Milliseconds(40));
+  gate.Open();
+  // 3 + 1 + 2 examples exceed max_batch_size 4, but the expired 3 are not run.
+  ExpectRowsOfAlone(*first, *layer_, live[0], 3);
+  ExpectRowsOfAlone(*second, *layer_, live[1], 3);
+  EXPECT_THAT(doomed_answer->result, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  for (const auto& blocker : blockers) ASSERT_TRUE(blocker->Wait());
+}
+
 TEST_P(BatcherTest, CancelledRequestIsNotComputed) {
   auto batcher = MakeBatcher(32, absl::ZeroDuration());
   Gate gate;
