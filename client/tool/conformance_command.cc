@@ -6,17 +6,19 @@
 #include "conformance/conformance.h"
 #include "conformance/kernel_backend.h"
 #include "flags.h"
+#include "server_backend.h"
 #include "tconv/kernel/compute_pool.h"
 
 namespace tconv::tool {
 
 int RunConformanceCommand(const std::vector<std::string>& args) {
-  static constexpr FlagSpec kFlags[] = {{"impl"}, {"threads"}};
+  static constexpr FlagSpec kFlags[] = {{"impl"}, {"threads"}, {"server"}, {"timeout"}};
   absl::StatusOr<Flags> flags = Flags::Parse(args, kFlags);
   if (!flags.ok()) {
     std::cerr << "tconv conformance: " << flags.status().message() << "\n";
     return kExitUsage;
   }
+  if (flags->Has("server") && !flags->positional().empty()) return RunServerConformance(*flags);
   const std::string impl = flags->Get("impl").value_or("fast");
   if (impl != "fast" && impl != "reference") {
     std::cerr << "tconv conformance: --impl must be fast or reference, got \"" << impl << "\"\n";

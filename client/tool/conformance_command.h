@@ -12,7 +12,8 @@ namespace tconv::tool {
 int RunConformanceCommand(const std::vector<std::string>& args);
 
 inline constexpr Subcommand kConformanceCommand = {
-    "conformance", "[--impl=fast|reference] [--threads=N] FILE.jsonl...",
+    "conformance",
+    "[--impl=fast|reference] [--threads=N] [--server=HOST:PORT [--timeout=DURATION]] FILE.jsonl...",
     "run golden and refusal cases; ends with 'N passed, M failed'", RunConformanceCommand};
 
 }  // namespace tconv::tool

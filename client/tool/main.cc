@@ -6,13 +6,15 @@
 #include <vector>
 
 #include "conformance_command.h"
+#include "remote_commands.h"
 #include "subcommand.h"
 
 namespace tconv::tool {
 namespace {
 
 constexpr Subcommand kSubcommands[] = {
-    kConformanceCommand,
+    kConformanceCommand, kCreateCommand, kListCommand,  kGetCommand,
+    kDeleteCommand,      kInferCommand,  kHealthCommand,
 };
 
 void PrintUsage(std::ostream& out) {

@@ -1,0 +1,108 @@
+#include "remote_common.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "subcommand.h"
+#include "tconv/kernel/status_macros.h"
+
+namespace tconv::tool {
+namespace {
+
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
+  absl::Duration timeout;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    timeout = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &timeout)) {
+    timeout = -absl::Seconds(1);
+  }
+  if (timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--timeout must be a positive duration such as 30s or 500ms, got \"", text, "\""));
+  }
+  return timeout;
+}
+
+}  // namespace
+
+absl::StatusOr<Remote> Connect(const Flags& flags) {
+  Remote remote;
+  if (std::optional<std::string> text = flags.Get("timeout")) {
+    ASSIGN_OR_RETURN(remote.call.timeout, ParseTimeout(*text));
+  }
+  const std::string server = flags.Get("server").value_or(std::string(kDefaultServer));
+  ASSIGN_OR_RETURN(remote.client, client::Client::Create(server));
+  return remote;
+}
+
+int ReportFailure(std::string_view command, const absl::Status& status) {
+  std::cerr << "tconv " << command << ": " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  return kExitFailure;
+}
+
+int ReportUsage(std::string_view command, std::string_view usage, std::string_view message) {
+  std::cerr << "tconv " << command << ": " << message << "\nusage: tconv " << command << " "
+            << usage << "\n";
+  return kExitUsage;
+}
+
+std::string FormatShape(absl::Span<const int64_t> shape) {
+  return absl::StrCat("[",
+                      absl::StrJoin(shape, ", ",
+                                    [](std::string* out, int64_t dim) {
+                                      absl::StrAppend(out, dim < 0 ? "?" : absl::StrCat(dim));
+                                    }),
+                      "]");
+}
+
+void PrintLayerLine(const client::LayerInfo& layer, std::ostream& out) {
+  out << absl::StrFormat("%-24s in %s -> out %s  %s  weights %016x\n", layer.name,
+                         FormatShape(layer.shape_rule.input_shape),
+                         FormatShape(layer.shape_rule.output_shape), layer.shape_rule.formula,
+                         layer.weight_checksum);
+}
+
+void PrintLayerDetails(const client::LayerInfo& layer, std::ostream& out) {
+  const client::ShapeRule& rule = layer.shape_rule;
+  out << "name:            " << layer.name << "\n"
+      << "data_format:     " << rule.data_format << "\n"
+      << "input shape:     " << FormatShape(rule.input_shape) << "\n"
+      << "output shape:    " << FormatShape(rule.output_shape) << "  (" << rule.formula << ")\n"
+      << "kernel shape:    " << FormatShape(layer.kernel_shape) << "\n"
+      << "weight checksum: " << absl::StrFormat("%016x", layer.weight_checksum) << "\n"
+      << "created:         "
+      << absl::FormatTime(absl::RFC3339_sec, layer.created, absl::UTCTimeZone()) << "\n"
+      << "batching:        max_batch_size=" << layer.batching.max_batch_size
+      << " batch_timeout=" << absl::FormatDuration(layer.batching.batch_timeout)
+      << " max_queue_size=" << layer.batching.max_queue_size << "\n"
+      << "config:          " << layer.config_json << "\n";
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open \"", path, "\""));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read \"", path, "\""));
+  return text.str();
+}
+
+absl::Status WriteBinaryFile(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::InvalidArgumentError(absl::StrCat("cannot create \"", path, "\""));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return absl::DataLossError(absl::StrCat("cannot write \"", path, "\""));
+  return absl::OkStatus();
+}
+
+}  // namespace tconv::tool

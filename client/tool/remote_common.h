@@ -1,0 +1,51 @@
+// What the subcommands that talk to a server share: connecting with --server / --timeout,
+// reporting failures and printing layers.
+#ifndef TCONV_CLIENT_TOOL_REMOTE_COMMON_H_
+#define TCONV_CLIENT_TOOL_REMOTE_COMMON_H_
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "flags.h"
+#include "tconv/client/client.h"
+
+namespace tconv::tool {
+
+// tconv-server's default --grpc_address, reached from the same host.
+inline constexpr std::string_view kDefaultServer = "127.0.0.1:8001";
+inline constexpr std::string_view kRemoteFlagsUsage =
+    "[--server=HOST:PORT (default 127.0.0.1:8001)] [--timeout=DURATION (default 30s)]";
+
+struct Remote {
+  std::unique_ptr<client::Client> client;
+  client::CallOptions call;  // the --timeout of every call
+};
+
+// Reads --server and --timeout ("30s", "500ms", "2m", or seconds as a number).
+// INVALID_ARGUMENT for a bad timeout.
+absl::StatusOr<Remote> Connect(const Flags& flags);
+
+// Prints "tconv <command>: <CODE>: <message>" to stderr; returns kExitFailure.
+int ReportFailure(std::string_view command, const absl::Status& status);
+// Prints "tconv <command>: <message>" and the usage line to stderr; returns kExitUsage.
+int ReportUsage(std::string_view command, std::string_view usage, std::string_view message);
+
+// "[1, 7, 7, 256]"; -1 is printed as "?".
+std::string FormatShape(absl::Span<const int64_t> shape);
+// One line per layer for `list`; the full record (with its config JSON) for `get`/`create`.
+void PrintLayerLine(const client::LayerInfo& layer, std::ostream& out);
+void PrintLayerDetails(const client::LayerInfo& layer, std::ostream& out);
+
+// The whole file; NOT_FOUND when it cannot be opened.
+absl::StatusOr<std::string> ReadTextFile(const std::string& path);
+// Writes (or overwrites) the file; INVALID_ARGUMENT / DATA_LOSS naming the path on failure.
+absl::Status WriteBinaryFile(const std::string& path, std::string_view bytes);
+
+}  // namespace tconv::tool
+
+#endif  // TCONV_CLIENT_TOOL_REMOTE_COMMON_H_
