@@ -228,6 +228,17 @@ absl::Status Fill(const Json& init, const Tensor& tensor, uint64_t seed, std::ve
   return absl::OkStatus();
 }
 
+// Values beyond float32's range (e.g. Constant(1e39)) would become infinities.
+absl::Status CheckFinite(const std::vector<float>& values, const char* argument) {
+  for (float value : values) {
+    if (!std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(argument, " produces ", value, ", which is not a finite float32"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LayerWeights> InitializeWeights(const LayerConfig& config, int64_t in_channels,
@@ -251,12 +262,14 @@ absl::StatusOr<LayerWeights> InitializeWeights(const LayerConfig& config, int64_
                                  "kernel_initializer"));
   LayerWeights weights;
   RETURN_IF_ERROR(Fill(kernel_init, kernel, seed, weights.kernel));
+  RETURN_IF_ERROR(CheckFinite(weights.kernel, kernel.argument));
   if (config.use_bias) {
     ASSIGN_OR_RETURN(
         Json bias_init,
         internal::ParseKerasObject(config.bias_initializer, internal::KerasObjectKind::kInitializer,
                                    "bias_initializer"));
     RETURN_IF_ERROR(Fill(bias_init, {"bias_initializer", {config.filters}, 2}, seed, weights.bias));
+    RETURN_IF_ERROR(CheckFinite(weights.bias, "bias_initializer"));
   }
   return weights;
 }

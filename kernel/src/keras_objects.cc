@@ -234,71 +234,6 @@ absl::StatusOr<Json> NormalizeDict(const Json& value, KerasObjectKind kind,
 
 }  // namespace
 
-std::string JsonText(const Json& value) {
-  std::string text = value.dump();
-  if (text.size() > 80) text = text.substr(0, 77) + "...";
-  return text;
-}
-
-absl::StatusOr<int64_t> ReadInt(const Json& value, absl::string_view argument) {
-  if (value.is_number_integer() && !value.is_number_unsigned()) return value.get<int64_t>();
-  if (value.is_number_unsigned() &&
-      value.get<uint64_t>() <= uint64_t{std::numeric_limits<int64_t>::max()}) {
-    return static_cast<int64_t>(value.get<uint64_t>());
-  }
-  if (value.is_number_float()) {
-    const double number = value.get<double>();
-    if (std::trunc(number) == number && std::abs(number) <= 9007199254740992.0) {
-      return static_cast<int64_t>(number);
-    }
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(argument, " must be an integer, got ", JsonText(value)));
-}
-
-absl::StatusOr<Pair> ReadIntOrPair(const Json& value, absl::string_view argument) {
-  if (value.is_array()) {
-    if (value.size() != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          argument, " must be an integer or a list of 2 integers, got ", JsonText(value)));
-    }
-    Pair pair;
-    for (int axis = 0; axis < 2; ++axis) {
-      auto entry = ReadInt(value[axis], argument);
-      if (!entry.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            argument, " must be an integer or a list of 2 integers, got ", JsonText(value)));
-      }
-      pair[axis] = *entry;
-    }
-    return pair;
-  }
-  auto single = ReadInt(value, argument);
-  if (!single.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        argument, " must be an integer or a list of 2 integers, got ", JsonText(value)));
-  }
-  return Pair{*single, *single};
-}
-
-absl::StatusOr<double> ReadNumber(const Json& value, absl::string_view argument) {
-  if (value.is_number() && std::isfinite(value.get<double>())) return value.get<double>();
-  return absl::InvalidArgumentError(
-      absl::StrCat(argument, " must be a finite number, got ", JsonText(value)));
-}
-
-absl::StatusOr<std::string> ReadString(const Json& value, absl::string_view argument) {
-  if (value.is_string()) return value.get<std::string>();
-  return absl::InvalidArgumentError(
-      absl::StrCat(argument, " must be a string, got ", JsonText(value)));
-}
-
-absl::StatusOr<bool> ReadBool(const Json& value, absl::string_view argument) {
-  if (value.is_boolean()) return value.get<bool>();
-  return absl::InvalidArgumentError(
-      absl::StrCat(argument, " must be true or false, got ", JsonText(value)));
-}
-
 absl::StatusOr<Json> NormalizeKerasObject(const Json& value, KerasObjectKind kind,
                                           absl::string_view argument) {
   if (value.is_null()) {
@@ -319,6 +254,7 @@ absl::StatusOr<Json> NormalizeKerasObject(const Json& value, KerasObjectKind kin
 
 absl::StatusOr<Json> ParseKerasObject(const KerasObject& object, KerasObjectKind kind,
                                       absl::string_view argument) {
+  RETURN_IF_ERROR(CheckJsonDepth(object.json, argument));
   Json value = Json::parse(object.json, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     return absl::InvalidArgumentError(

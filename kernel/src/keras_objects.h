@@ -1,6 +1,7 @@
-// Reading Keras' JSON: typed field readers whose errors name the argument and the value, and
-// the normalisation of initializers, regularizers and constraints (spec §6–§8) to
-// {"class_name": CamelCase, "config": {every Keras default filled in}}. Internal to the kernel.
+// Reading Keras' JSON: typed field readers whose errors name the argument and the value
+// (defined in layer_config_readers.cc), and the normalisation of initializers, regularizers
+// and constraints (spec §6–§8) to {"class_name": CamelCase, "config": {every Keras default
+// filled in}}. Internal to the kernel.
 #ifndef TCONV_KERNEL_SRC_KERAS_OBJECTS_H_
 #define TCONV_KERNEL_SRC_KERAS_OBJECTS_H_
 
@@ -17,6 +18,11 @@
 namespace tconv::internal {
 
 using Json = nlohmann::json;
+
+// Refuses JSON text nested deeper than a Keras config ever is (64 levels) before it is parsed,
+// with INVALID_ARGUMENT naming `what`:
+// nlohmann's dump() and copies recurse, so a hostile document could overflow the stack.
+absl::Status CheckJsonDepth(absl::string_view text, absl::string_view what);
 
 // The value as compact JSON, shortened for messages (a config may hold a huge list).
 std::string JsonText(const Json& value);

@@ -238,6 +238,8 @@ absl::StatusOr<const Json*> LayerDict(const Json& root) {
 }
 
 absl::StatusOr<Json> ParseJson(std::string_view text) {
+  RETURN_IF_ERROR(
+      internal::CheckJsonDepth(absl::string_view(text.data(), text.size()), "layer config"));
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& error) {

@@ -250,6 +250,16 @@ TEST(InitializeWeights, RefusesInitializersThatCannotShapeThisKernel) {
               StatusIs(kInvalid, HasSubstr("Orthogonal")));
 }
 
+TEST(InitializeWeights, RefusesValuesBeyondFloat32) {
+  EXPECT_THAT(
+      InitializeWeights(Config(R"({"class_name": "Constant", "config": {"value": 1e39}})"), 2, 1),
+      StatusIs(kInvalid, AllOf(HasSubstr("kernel_initializer"), HasSubstr("inf"))));
+  EXPECT_THAT(InitializeWeights(Config(R"("zeros")", R"({"class_name": "RandomNormal",
+                                           "config": {"mean": -1e300}})"),
+                                2, 1),
+              StatusIs(kInvalid, HasSubstr("bias_initializer")));
+}
+
 TEST(InitializeWeights, RefusesBadChannelsAndSizes) {
   const LayerConfig config = Config(R"("glorot_uniform")");
   for (int64_t in_channels : {int64_t{0}, int64_t{-3}, LayerLimits::kMaxInChannels + 1}) {

@@ -174,6 +174,20 @@ INSTANTIATE_TEST_SUITE_P(
                     "kernel_constraint", "class_name"}),
     [](const auto& test_case) { return test_case.param.name; });
 
+// Hostile input must be refused, never crash: nlohmann's dump() and copies recurse.
+TEST(LayerConfigRefusalHostile, DeeplyNestedJsonIsRefused) {
+  for (int depth : {1000, 200000}) {
+    const std::string nest = std::string(depth, '[') + std::string(depth, ']');
+    EXPECT_THAT(LayerConfig::FromJson(With(R"("filters": 1)").insert(1, "\"x\": " + nest + ", ")),
+                StatusIs(kInvalid, HasSubstr("nested")));
+    EXPECT_THAT(LayerConfig::FromJson(R"({"filters": )" + nest + R"(, "kernel_size": 3})"),
+                StatusIs(kInvalid, HasSubstr("nested")));
+  }
+  // Brackets inside strings do not count.
+  EXPECT_THAT(LayerConfig::FromJson(With(R"("name": ")" + std::string(500, '[') + "\"")),
+              ::tconv::testing::IsOkAndHolds(::testing::Field(&LayerConfig::filters, 2)));
+}
+
 // Configs built in code go through the same rules.
 TEST(LayerConfigValidate, RefusesProgrammaticConfigs) {
   LayerConfig config;
@@ -183,6 +197,9 @@ TEST(LayerConfigValidate, RefusesProgrammaticConfigs) {
   LayerConfig bad_object = config;
   bad_object.kernel_regularizer.json = "{not json";
   EXPECT_THAT(bad_object.Validate(), StatusIs(kInvalid, HasSubstr("kernel_regularizer")));
+  bad_object.kernel_regularizer.json = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_THAT(bad_object.Validate(),
+              StatusIs(kInvalid, HasSubstr("kernel_regularizer is nested deeper")));
   LayerConfig bad_activation = config;
   bad_activation.activation = static_cast<Activation>(99);
   EXPECT_THAT(bad_activation.Validate(), StatusIs(kInvalid));
