@@ -148,7 +148,8 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
   std::vector<absl::Duration> queue_durations;
   queue_durations.reserve(live.size());
   for (const QueuedRequest* queued : live) {
-    queue_durations.push_back(start - queued->request.enqueued);
+    // Clamped: `enqueued` is the caller's clock reading and may be later than ours.
+    queue_durations.push_back(std::max(start - queued->request.enqueued, absl::ZeroDuration()));
   }
   if (observer_ != nullptr) {
     observer_->OnBatch(name_, examples, compute, queue_durations.data(),

@@ -23,7 +23,10 @@ struct BatchScheduler::State {
     *ready = absl::InfiniteFuture();
     for (BatchQueue* queue : queues) {
       const absl::Time t = queue->ReadyTime();
-      if (t < *ready) *ready = t, first = queue;
+      if (t < *ready) {
+        *ready = t;
+        first = queue;
+      }
     }
     return first;
   }
