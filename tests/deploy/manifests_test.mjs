@@ -8,7 +8,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { pathToFileURL } from 'node:url';
 
-const [repo, modulesDir, serverBinary] = process.argv.slice(2);
+const [repo, modulesDir, serverBinary] = process.argv.slice(2).map((a) => (a ? path.resolve(a) : a));
 const baseDir = path.join(repo, 'deploy/k8s/base');
 const load = (mod, sub) => import(pathToFileURL(path.join(modulesDir, mod, sub, 'index.js')).href);
 const YAML = await import(pathToFileURL(path.join(modulesDir, 'yaml/dist/index.js')).href);

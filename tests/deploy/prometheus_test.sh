@@ -32,6 +32,9 @@ start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_ad
   --model_repository="$tmp/repo" --threads=2
 grpc=$GRPC_ADDRESS
 wait_healthy "$tool" "$grpc" 60
+metrics_served() { curl -fsS --max-time 2 "http://$metrics/metrics" | grep -q '^tconv_'; }
+wait_until 20 "tconv_* metrics on http://$metrics/metrics" metrics_served ||
+  die "tconv-server exports no tconv_* metrics on --metrics_address=$metrics"
 
 cat >"$tmp/prometheus.yml" <<YML
 global:
@@ -68,17 +71,27 @@ done
 write_npy "$tmp/probe.npy" 2,5,5,4 1
 write_npy "$tmp/load.npy" 1,8,8,4 2
 
+# rate() sees an increase only between two samples of a series, and a counter is born at its
+# first increment: so each series is first scraped at a known value, then incremented.
+prom_has() {  # prom_has QUERY VALUE: Prometheus answers QUERY with one sample equal to VALUE
+  curl -fsS --max-time 2 "http://$prom/api/v1/query" --data-urlencode "query=$1" |
+    /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(not (len(r) == 1 and float(r[0]["value"][1]) == float(sys.argv[1])))' "$2"
+}
+for layer in probe load; do
+  wait_until 30 "layer $layer's zero counters in Prometheus" prom_has "tconv_inferences_total{layer=\"$layer\"}" 0
+done
+infer() { "$tool" infer --server "$grpc" --name "$1" --input "$2" --output "$tmp/out.npy" >/dev/null; }
+unknown() {
+  if infer no_such_layer "$tmp/probe.npy" 2>/dev/null; then die "infer on an unknown layer succeeded"; fi
+}
 probe_requests=12
-for ((i = 0; i < probe_requests; i++)); do
-  "$tool" infer --server "$grpc" --name probe --input "$tmp/probe.npy" --output "$tmp/out.npy" >/dev/null
-done
+infer probe "$tmp/probe.npy"
+wait_until 30 "the first probe request in Prometheus" prom_has 'tconv_requests_total{layer="probe",code="OK"}' 1
+for ((i = 1; i < probe_requests; i++)); do infer probe "$tmp/probe.npy"; done
 unknown_requests=3
-for ((i = 0; i < unknown_requests; i++)); do
-  if "$tool" infer --server "$grpc" --name no_such_layer --input "$tmp/probe.npy" \
-      --output "$tmp/out.npy" >/dev/null 2>&1; then
-    die "infer on an unknown layer succeeded"
-  fi
-done
+unknown
+wait_until 30 "the first NOT_FOUND in Prometheus" prom_has 'tconv_requests_total{layer="",code="NOT_FOUND"}' 1
+for ((i = 1; i < unknown_requests; i++)); do unknown; done
 # Bounded load for at least 6 scrape intervals: `tconv loadgen` when the tool has it, otherwise
 # a loop of single requests.
 if "$tool" help 2>/dev/null | grep -q loadgen; then
@@ -89,7 +102,7 @@ else
   log "load: tconv infer loop, 6 s"
   end=$((SECONDS + 6))
   for ((n = 0; n < 2000 && SECONDS < end; n++)); do
-    "$tool" infer --server "$grpc" --name load --input "$tmp/load.npy" --output "$tmp/out.npy" >/dev/null
+    infer load "$tmp/load.npy"
   done
 fi
 sleep 3  # two scrape + evaluation intervals after the load

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Client, inferRequest, weightChecksum } from './tconv_client.mjs';
 
 const [target, protoDir, casesPath, modulesDir] = process.argv.slice(2);
-const require = createRequire(path.join(modulesDir, 'index.js'));
+const require = createRequire(path.resolve(modulesDir, 'index.js'));
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
