@@ -133,7 +133,7 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
   const int64_t taps = config.kernel_size[0] * kw_;
   dot_ = filters_ <= kMaxDotFilters;
   if (dot_) {
-    tile_ = kernels_->dot_mr;
+    tile_ = kernels_->dot_mr[filters_];
     n_blocks_ = 1;
     packed_ = PackForDot(weights, taps, filters_, channels_);
   } else {
@@ -230,25 +230,30 @@ int64_t FastConv::BuildTile(const RunShape& shape, int64_t phase, int64_t first,
   const int64_t phase_y = phase / x_.stride, phase_x = phase % x_.stride;
   const int64_t len_y = PhaseLength(shape.out_h, y_.stride, phase_y);
   const int64_t len_x = PhaseLength(shape.out_w, x_.stride, phase_x);
-  int64_t ex[kMaxTile], my[kMaxTile], mx[kMaxTile];
+  // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
+  int64_t my[kMaxTile], mx[kMaxTile];
+  const float* base[kMaxTile];
+  int64_t x = first % len_x, y = first / len_x % len_y, ex = first / len_x / len_y;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t pixel = first + r;
-    mx[r] = pixel % len_x;
-    my[r] = pixel / len_x % len_y;
-    ex[r] = pixel / len_x / len_y;
-    const int64_t y = my[r] * y_.stride + phase_y, x = mx[r] * x_.stride + phase_x;
-    out[r] = shape.output + ((ex[r] * shape.out_h + y) * shape.out_w + x) * filters_;
+    my[r] = y;
+    mx[r] = x;
+    base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels_;
+    out[r] = shape.output + ((ex * shape.out_h + y * y_.stride + phase_y) * shape.out_w +
+                             x * x_.stride + phase_x) * filters_;
+    if (++x == len_x) {
+      x = 0;
+      if (++y == len_y) y = 0, ++ex;
+    }
   }
   int64_t kept = 0;
   for (const Tap& ty : y_.phases[phase_y]) {
     for (const Tap& tx : x_.phases[phase_x]) {
+      const int64_t delta = (ty.offset * shape.in_w + tx.offset) * channels_;
       bool any = false;
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t iy = my[r] + ty.offset, ix = mx[r] + tx.offset;
         const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
-        a[kept * rows + r] =
-            inside ? shape.input + ((ex[r] * shape.in_h + iy) * shape.in_w + ix) * channels_
-                   : zeros_.data();
+        a[kept * rows + r] = inside ? base[r] + delta : zeros_.data();
         any |= inside;
       }
       if (any) taps[kept++] = ty.index * kw_ + tx.index;

@@ -27,7 +27,7 @@ using GemmFn = void (*)(int64_t m, int64_t kc, int64_t ntaps, const float* const
 
 // Dot kernel for few output channels (1 <= f <= kMaxDotFilters): vectorised over channels.
 //   out[r][j] = bias[j] + sum_t sum_c a[t*m + r][c] * w[t][j*kc + c]       for j < f.
-// w[t] is the tap's [f x kc] slice of the Keras kernel. 1 <= m <= the set's dot_mr.
+// w[t] is the tap's [f x kc] slice of the Keras kernel. 1 <= m <= the set's dot_mr[f].
 using DotFn = void (*)(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
                        const float* const* w, const float* bias, float* const* out);
 
@@ -45,7 +45,7 @@ struct KernelSet {
   const char* isa = "";
   GemmVariant gemm[kMaxGemmVariants];
   int num_gemm = 0;
-  int dot_mr = 0;
+  int dot_mr[kMaxDotFilters + 1] = {};  // pixels per tile, by filter count
   DotFn dot = nullptr;
 };
 

@@ -89,15 +89,15 @@ void DotTile(int64_t kc, int64_t ntaps, const float* const* a, const float* cons
   }
 }
 
+// Tiles of up to 24 accumulators: P * F independent FMA chains hide the FMA latency.
 template <int F>
 void DotForFilters(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
                    const float* const* w, const float* bias, float* const* out) {
-  switch (m) {
-    case 1: return DotTile<1, F>(kc, ntaps, a, w, bias, out);
-    case 2: return DotTile<2, F>(kc, ntaps, a, w, bias, out);
-    case 3: return DotTile<3, F>(kc, ntaps, a, w, bias, out);
-    default: return DotTile<4, F>(kc, ntaps, a, w, bias, out);
-  }
+  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+                      float* const*);
+  static constexpr Fn kTiles[] = {DotTile<1, F>, DotTile<2, F>, DotTile<3, F>, DotTile<4, F>,
+                                  DotTile<5, F>, DotTile<6, F>, DotTile<7, F>, DotTile<8, F>};
+  kTiles[m - 1](kc, ntaps, a, w, bias, out);
 }
 
 void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
@@ -120,7 +120,9 @@ const KernelSet& Avx512Kernels() {
     s.gemm[1] = {12, 32, GemmDispatch<2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>};
     s.gemm[2] = {14, 16, GemmDispatch<1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14>};
     s.num_gemm = 3;
-    s.dot_mr = 4;
+    s.dot_mr[1] = s.dot_mr[2] = 8;
+    s.dot_mr[3] = 8;
+    s.dot_mr[4] = 6;
     s.dot = Dot;
     return s;
   }();

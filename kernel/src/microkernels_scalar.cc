@@ -55,7 +55,7 @@ const KernelSet& ScalarKernels() {
     s.isa = "scalar";
     s.gemm[0] = {kMr, kNr, Gemm};
     s.num_gemm = 1;
-    s.dot_mr = kDotMr;
+    for (int& mr : s.dot_mr) mr = kDotMr;
     s.dot = Dot;
     return s;
   }();
