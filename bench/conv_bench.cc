@@ -1,0 +1,310 @@
+// tconv_bench: tconv's fast path against oneDNN's deconvolution on the layer suite, in one
+// process and run, at 1 and 2 threads. Every case is first checked against tconv's reference
+// (both libraries, within the conformance tolerance); then each is timed (median of >= 10
+// calls after warm-up) and the tables of report.h are printed.
+//
+//   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING]
+//               [--seconds=0.25] [Google Benchmark flags]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "benchmark/benchmark.h"
+#include "fma_peak.h"
+#include "onednn_peer.h"
+#include "report.h"
+#include "suite.h"
+#include "tconv/kernel/compute_pool.h"
+#include "tconv/kernel/conv2d_transpose.h"
+
+namespace tconv::bench {
+namespace {
+
+struct Options {
+  std::string suite = TCONV_BENCH_SUITE;
+  std::vector<int> threads = {1, 2};
+  std::string cases;      // only cases whose name contains this
+  double seconds = 0.25;  // target timing per measurement
+};
+
+// One suite case at one batch size: weights, input and the reference answer (NHWC).
+struct Workload {
+  SuiteCase c;
+  int64_t batch = 0;
+  LayerWeights weights;
+  std::vector<float> input;  // NHWC
+  std::vector<float> nchw;   // the same input, NCHW
+  std::vector<float> want;   // tconv's reference, NHWC
+  Shape4 out{};              // NHWC
+  std::string error;         // the first failed check, if any
+  Row row;
+};
+
+// The machine's load, printed with the results: the machines are shared, and a load above the
+// core count means the timings (2-thread ones most) include waiting for a CPU.
+std::string LoadAverage() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five;
+  file >> one >> five;
+  return absl::StrCat("load average ", one, " (1 min), ", five, " (5 min)");
+}
+
+int64_t Elements(const Shape4& s) { return s[0] * s[1] * s[2] * s[3]; }
+
+// (b, rows, cols) -> (b, cols, rows) per example.
+std::vector<float> Transpose(const std::vector<float>& from, int64_t batch, int64_t rows,
+                             int64_t cols) {
+  std::vector<float> to(from.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        to[(b * cols + c) * rows + r] = from[(b * rows + r) * cols + c];
+      }
+    }
+  }
+  return to;
+}
+
+const ComputePool& Pool(int threads) {
+  static auto* pools = new std::map<int, std::unique_ptr<ComputePool>>();
+  auto& pool = (*pools)[threads];
+  if (!pool) pool = ComputePool::Create({threads}).value();
+  return *pool;
+}
+
+// Seeded data scaled like Glorot so outputs are O(1) and rounding stays far inside tolerance.
+void Prepare(Workload& w) {
+  std::mt19937_64 rng(std::hash<std::string>()(w.c.name) + w.batch);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  const Pair& k = w.c.config.kernel_size;
+  const float scale = 1.0f / std::sqrt(float(k[0] * k[1] * w.c.in_c));
+  w.weights.kernel.resize(k[0] * k[1] * w.c.config.filters * w.c.in_c);
+  for (float& v : w.weights.kernel) v = scale * unit(rng);
+  if (w.c.config.use_bias) {
+    w.weights.bias.resize(w.c.config.filters);
+    for (float& v : w.weights.bias) v = 0.5f * unit(rng);
+  }
+  w.input.resize(w.batch * w.c.in_h * w.c.in_w * w.c.in_c);
+  for (float& v : w.input) v = unit(rng);
+  w.nchw = Transpose(w.input, w.batch, w.c.in_h * w.c.in_w, w.c.in_c);
+  w.out = {w.batch, w.c.config.OutputLength(w.c.in_h, 0), w.c.config.OutputLength(w.c.in_w, 1),
+           w.c.config.filters};
+  w.row.name = w.c.name;
+  w.row.batch = w.batch;
+  w.row.flops = double(w.c.flops_per_example) * double(w.batch);
+}
+
+// "" when every element is within |got - want| <= 1e-4 + 1e-4 * |want|, else the worst one.
+std::string Check(const std::vector<float>& got, const std::vector<float>& want) {
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double excess = std::fabs(double(got[i]) - want[i]) / (1e-4 + 1e-4 * std::fabs(want[i]));
+    if (!(excess <= worst)) {  // also catches NaN
+      worst = std::isnan(excess) ? INFINITY : excess;
+      at = i;
+    }
+  }
+  if (worst <= 1) return "";
+  return absl::StrCat("element ", at, " is ", got[at], ", reference ", want[at]);
+}
+
+using Clock = std::chrono::steady_clock;
+
+// One library's forward pass on a workload: `run` is what is timed, `nhwc` returns its last
+// answer in NHWC for the check.
+struct Contender {
+  std::string name;
+  std::function<void()> run;
+  std::function<std::vector<float>()> nhwc;
+  double* median_ms = nullptr;
+  std::vector<double> ms;
+};
+
+double Median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+// Calls per contender in each round; the first call of a round is not timed, so a library's
+// threads still spinning from the previous contender do not count against the next one.
+constexpr int kCallsPerRound = 3;
+constexpr int kMinCalls = 12;
+constexpr int kMaxRounds = 2000;
+
+// Times tconv (channels_last and channels_first) and oneDNN on one workload, interleaved
+// round by round so that all see the same load on a shared machine. Each answer is checked
+// against the reference first; a contender that disagrees is reported and not timed.
+void BenchCase(benchmark::State& state, Workload* w, int threads, double seconds, Row* row) {
+  const Shape4 in_nhwc{w->batch, w->c.in_h, w->c.in_w, w->c.in_c};
+  const Shape4 in_nchw{w->batch, w->c.in_c, w->c.in_h, w->c.in_w};
+  LayerConfig cf_config = w->c.config;
+  cf_config.data_format = DataFormat::kChannelsFirst;
+  auto cl = Conv2DTranspose::Create(w->c.config, w->c.in_c, w->weights);
+  auto cf = Conv2DTranspose::Create(cf_config, w->c.in_c, w->weights);
+  if (!cl.ok() || !cf.ok()) return state.SkipWithError(cl.status().ToString().c_str());
+  row->packed_bytes = (*cl)->packed_weight_bytes();
+  std::vector<float> out_cl(Elements(w->out)), out_cf(out_cl.size()), out_dnnl(out_cl.size());
+  const ComputePool& pool = Pool(threads);
+  std::vector<Contender> all;
+  all.push_back({"tconv", [&] { (void)(*cl)->Run(w->input, in_nhwc, absl::MakeSpan(out_cl), pool); },
+                 [&] { return out_cl; }, &row->tconv_ms, {}});
+  all.push_back({"tconv channels_first",
+                 [&] { (void)(*cf)->Run(w->nchw, in_nchw, absl::MakeSpan(out_cf), pool); },
+                 [&] { return Transpose(out_cf, w->batch, w->out[3], w->out[1] * w->out[2]); },
+                 &row->tconv_cf_ms, {}});
+  OneDnnDeconvolution::SetThreads(threads);
+  auto peer = OneDnnDeconvolution::Create(w->c.config, w->weights, in_nhwc);
+  if (peer.ok()) {
+    all.push_back({"oneDNN", [&] { (*peer)->Run(w->input.data(), out_dnnl.data()); },
+                   [&] { return out_dnnl; }, &row->onednn_ms, {}});
+  }
+  std::vector<Contender> timed;
+  for (Contender& c : all) {
+    c.run();
+    const std::string bad = Check(c.nhwc(), w->want);
+    if (bad.empty()) {
+      timed.push_back(c);
+    } else {
+      w->error = absl::StrCat(c.name, " disagrees with the reference: ", bad);
+    }
+  }
+  if (timed.empty() || timed[0].name != "tconv") return state.SkipWithError(w->error.c_str());
+  // Rounds until every contender has >= kMinCalls timed calls and the time budget is spent.
+  const auto start = Clock::now();
+  for (auto _ : state) {
+    for (int round = 0; round < kMaxRounds; ++round) {
+      for (Contender& c : timed) {
+        c.run();
+        for (int k = 0; k < kCallsPerRound; ++k) {
+          const auto begin = Clock::now();
+          c.run();
+          c.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
+        }
+      }
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      if ((round + 1) * kCallsPerRound >= kMinCalls && elapsed >= seconds) break;
+    }
+    state.SetIterationTime(Median(timed[0].ms) * 1e-3);
+  }
+  for (Contender& c : timed) *c.median_ms = Median(c.ms);
+  state.counters["tconv_ms"] = row->tconv_ms;
+  state.counters["onednn_ms"] = row->onednn_ms;
+}
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    // The value of --name=VALUE, or nullptr when `arg` is another flag.
+    auto value = [&](const char* name) -> const char* {
+      const std::string prefix = absl::StrCat("--", name, "=");
+      return arg.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
+    };
+    if (value("suite")) {
+      o.suite = value("suite");
+    } else if (value("cases")) {
+      o.cases = value("cases");
+    } else if (value("seconds")) {
+      o.seconds = std::atof(value("seconds"));
+    } else if (value("threads")) {
+      o.threads.clear();
+      for (absl::string_view t : absl::StrSplit(value("threads"), ',')) {
+        o.threads.push_back(std::atoi(std::string(t).c_str()));
+      }
+    } else {
+      std::fprintf(stderr, "tconv_bench: unknown argument %s\n", argv[i]);
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+}  // namespace tconv::bench
+
+int main(int argc, char** argv) {
+  using namespace tconv::bench;  // NOLINT: main only
+  benchmark::Initialize(&argc, argv);
+  const Options options = ParseOptions(argc, argv);
+  auto suite = LoadSuite(options.suite);
+  if (!suite.ok()) {
+    std::fprintf(stderr, "tconv_bench: %s\n", suite.status().ToString().c_str());
+    return 2;
+  }
+  std::printf("%s; %s\n", OneDnnDeconvolution::Describe().c_str(), LoadAverage().c_str());
+  std::vector<Workload> workloads;
+  for (const SuiteCase& c : *suite) {
+    if (c.name.find(options.cases) == std::string::npos) continue;
+    for (int64_t batch : c.batches) {
+      workloads.emplace_back();
+      workloads.back().c = c;
+      workloads.back().batch = batch;
+    }
+  }
+  // Tables indexed like options.threads; results land in their rows.
+  std::vector<Table> tables(options.threads.size());
+  std::printf("checking %zu workloads against tconv's reference...\n", workloads.size());
+  for (Workload& w : workloads) {
+    Prepare(w);
+    auto layer = tconv::Conv2DTranspose::Create(w.c.config, w.c.in_c, w.weights).value();
+    w.want.resize(Elements(w.out));
+    if (!layer->Run(w.input, {w.batch, w.c.in_h, w.c.in_w, w.c.in_c}, absl::MakeSpan(w.want),
+                    tconv::ComputePool::Default(), tconv::Implementation::kReference)
+             .ok()) {
+      return 1;
+    }
+  }
+  for (size_t t = 0; t < options.threads.size(); ++t) {
+    const int threads = options.threads[t];
+    const FmaPeak peak = MeasureFmaPeak(threads, 512);
+    tables[t] = {threads, peak.gflops, peak.vector_bits, {}};
+    tables[t].rows.resize(workloads.size());
+    for (size_t i = 0; i < workloads.size(); ++i) {
+      Workload* w = &workloads[i];
+      Row* row = &tables[t].rows[i];
+      *row = w->row;
+      const std::string id = absl::StrCat(w->c.name, "/b", w->batch, "/", threads, "T");
+      benchmark::RegisterBenchmark(id.c_str(), BenchCase, w, threads, options.seconds, row)
+          ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  std::vector<double> geomeans;
+  int failures = 0;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    for (size_t i = 0; i < workloads.size(); ++i) {
+      tables[t].rows[i].tconv_1t_ms = tables[0].threads == 1 ? tables[0].rows[i].tconv_ms : -1;
+    }
+    geomeans.push_back(PrintTable(tables[t]));
+  }
+  for (const Workload& w : workloads) {
+    if (!w.error.empty()) {
+      std::printf("FAILED %s b%lld: %s\n", w.c.name.c_str(), (long long)w.batch, w.error.c_str());
+      ++failures;
+    }
+  }
+  std::printf("%s at the end\n", LoadAverage().c_str());
+  std::printf("geomean onednn/tconv time ratio:");
+  for (size_t t = 0; t < tables.size(); ++t) {
+    if (geomeans[t] > 0) {
+      std::printf(" %dT=%.2f", tables[t].threads, geomeans[t]);
+    } else {
+      std::printf(" %dT=n/a", tables[t].threads);
+    }
+  }
+  std::printf("\n");
+  return failures == 0 ? 0 : 1;
+}
