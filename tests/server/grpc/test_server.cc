@@ -25,6 +25,18 @@ int64_t RecordingObserver::Count(const std::string& layer, absl::StatusCode code
   return it == counts_.end() ? 0 : it->second;
 }
 
+void RecordingObserver::OnBatch(std::string_view layer, int64_t batch_size, absl::Duration,
+                                const absl::Duration*, int64_t) {
+  absl::MutexLock lock(&mu_);
+  computed_[std::string(layer)] += batch_size;
+}
+
+int64_t RecordingObserver::Computed(const std::string& layer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = computed_.find(layer);
+  return it == computed_.end() ? 0 : it->second;
+}
+
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
   path_ = absl::StrCat(::testing::TempDir(), "/tconv_grpc_test_", getpid(), "_", counter++);
