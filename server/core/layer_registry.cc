@@ -1,5 +1,6 @@
 #include "server/core/layer_registry.h"
 
+#include <mutex>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -7,13 +8,13 @@
 namespace tconv::server {
 
 std::shared_ptr<const ServedLayer> LayerRegistry::Find(const std::string& name) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   const auto it = entries_.find(name);
   return it == entries_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<const ServedLayer>> LayerRegistry::List() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   std::vector<std::shared_ptr<const ServedLayer>> entries;
   entries.reserve(entries_.size());
   for (const auto& [name, entry] : entries_) entries.push_back(entry);
@@ -22,14 +23,14 @@ std::vector<std::shared_ptr<const ServedLayer>> LayerRegistry::List() const {
 
 std::shared_ptr<const ServedLayer> LayerRegistry::Put(std::shared_ptr<const ServedLayer> entry) {
   const std::string name = entry->info.name;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   std::shared_ptr<const ServedLayer>& slot = entries_[name];
   std::swap(slot, entry);
   return entry;  // the previous occupant; destroyed by the caller, outside the lock
 }
 
 std::shared_ptr<const ServedLayer> LayerRegistry::Remove(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   const auto it = entries_.find(name);
   if (it == entries_.end()) return nullptr;
   std::shared_ptr<const ServedLayer> entry = std::move(it->second);

@@ -14,11 +14,10 @@
 
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
 #include "tconv/kernel/conv2d_transpose.h"
@@ -45,9 +44,10 @@ class LayerRegistry {
   std::shared_ptr<const ServedLayer> Remove(const std::string& name);
 
  private:
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const ServedLayer>, std::less<>> entries_
-      ABSL_GUARDED_BY(mu_);
+  // std::shared_mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,
+  // which then cannot see absl::Mutex synchronize; pthread-based locks it does see.
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::shared_ptr<const ServedLayer>, std::less<>> entries_;  // mu_
 };
 
 // Waits until `entry` (already removed from every registry) is held by nobody else, then

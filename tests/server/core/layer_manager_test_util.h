@@ -7,14 +7,14 @@
 
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/core/layer_manager.h"
 #include "tconv/kernel/compute_pool.h"
@@ -45,24 +45,24 @@ class RecordingObserver : public MetricsObserver {
   }
   void OnQueueDepth(std::string_view, int64_t) override {}
   void OnLayerAdded(std::string_view layer) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     ++added_[std::string(layer)];
   }
   void OnLayerRemoved(std::string_view layer) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     ++removed_[std::string(layer)];
   }
   int added(const std::string& layer) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return added_[layer];
   }
   int removed(const std::string& layer) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return removed_[layer];
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;  // std:: primitives: ThreadSanitizer sees them (see layer_registry.h)
   std::map<std::string, int> added_, removed_;
 };
 
@@ -107,19 +107,15 @@ inline InferenceRequest Request(uint64_t seed) {
 // Infer, waited for (bounded).
 inline absl::StatusOr<InferenceResult> InferSync(LayerManager& manager, const std::string& name,
                                                  InferenceRequest request) {
-  struct Answer {
-    absl::Notification done;
-    absl::StatusOr<InferenceResult> result = absl::UnknownError("no answer");
-  };
-  auto answer = std::make_shared<Answer>();
-  manager.Infer(name, std::move(request), [answer](absl::StatusOr<InferenceResult> result) {
-    answer->result = std::move(result);
-    answer->done.Notify();
+  auto answer = std::make_shared<std::promise<absl::StatusOr<InferenceResult>>>();
+  std::future<absl::StatusOr<InferenceResult>> result = answer->get_future();
+  manager.Infer(name, std::move(request), [answer](absl::StatusOr<InferenceResult> value) {
+    answer->set_value(std::move(value));
   });
-  if (!answer->done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+  if (result.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
     return absl::DeadlineExceededError("test: no answer within 30 s");
   }
-  return answer->result;
+  return result.get();
 }
 
 // What `layer` computes for `request` on its own (batch invariance makes this the exact answer

@@ -1,12 +1,12 @@
 #include "server/core/layer_registry.h"
 
 #include <atomic>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -78,16 +78,16 @@ TEST(LayerRegistryTest, RetireWaitsForHoldersAndDestroysOnItsOwnThread) {
   registry.Put(MakeEntry("x", 1));
   std::shared_ptr<const ServedLayer> held = registry.Find("x");
   std::atomic<bool> released{false};
-  absl::Notification retiring;
+  std::promise<void> retiring;
   std::thread retirer([&] {
     auto entry = registry.Remove("x");
-    retiring.Notify();
+    retiring.set_value();
     RetireWhenUnused(std::move(entry));
     // Destroyed only after the holder let go, and here rather than on the holder's thread.
     EXPECT_TRUE(released.load());
     EXPECT_EQ(CountingBatcher::destroyed_on.load(), std::this_thread::get_id());
   });
-  retiring.WaitForNotification();
+  retiring.get_future().wait();
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(live_batchers, live_before + 1);  // still alive: we hold it
   EXPECT_EQ(held->batcher->options().max_batch_size, 1);
