@@ -30,4 +30,8 @@ run_step("configure the consumer" ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DI
          -DCMAKE_CXX_FLAGS=${_flags} -DCMAKE_EXE_LINKER_FLAGS=${_flags}
          -DCMAKE_PREFIX_PATH=${_prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 run_step("build the consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run_step("run the consumer" ${WORK_DIR}/build/tconv_consumer ${SERVER_ADDRESS})
+run_step("run the consumer without a server" ${WORK_DIR}/build/tconv_consumer)
+if(EXISTS ${_prefix}/bin/tconv-server)
+  run_step("run the consumer against the installed tconv-server"
+           ${WORK_DIR}/build/tconv_consumer --start_server=${_prefix}/bin/tconv-server)
+endif()
