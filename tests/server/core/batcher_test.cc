@@ -125,6 +125,12 @@ TEST_P(BatcherTest, FullQueueRefusesAtOnceAndKeepsServing) {
   const InferenceRequest after = RandomRequest({3, 4, 4, 3}, 9);
   ExpectRowsOfAlone(*Submit(*batcher, after), *layer_, after, 3);
   for (const auto& blocker : blockers) ASSERT_TRUE(blocker->Wait());
+  // One report per change (each blocker in and out, the two queued, their batch, `after`);
+  // the refusals changed nothing.
+  std::vector<int64_t> expected_depths;
+  for (int i = 0; i < GetParam(); ++i) expected_depths.insert(expected_depths.end(), {1, 0});
+  expected_depths.insert(expected_depths.end(), {2, 4, 0, 3, 0});
+  EXPECT_EQ(observer_.Depths(), expected_depths);
 }
 
 TEST_P(BatcherTest, DeadlinePassedInQueueIsNotComputed) {
@@ -259,6 +265,28 @@ TEST_P(BatcherTest, DestructorRunsQueuedAndWaitsForInFlightRequests) {
   destroyer.join();
   for (const auto& blocker : blockers) EXPECT_TRUE(blocker->done.HasBeenNotified());
   for (size_t i = 0; i < requests.size(); ++i) ExpectRowsOfAlone(*answers[i], *layer_, requests[i]);
+}
+
+TEST_P(BatcherTest, RefusesSubmissionsOnceDestructionStarted) {
+  auto batcher = MakeBatcher(32, absl::Seconds(10));
+  Batcher* raw = batcher.get();
+  const InferenceRequest request = RandomRequest({1, 4, 4, 3}, 1);
+  auto resubmitted = std::make_shared<Answer>();
+  auto first = std::make_shared<Answer>();
+  // Runs inside the destructor, which runs what is still queued: a new request is refused.
+  raw->Submit(request, [=](absl::StatusOr<InferenceResult> result) {
+    first->result = std::move(result);
+    first->done.Notify();
+    raw->Submit(request, [resubmitted](absl::StatusOr<InferenceResult> again) {
+      resubmitted->result = std::move(again);
+      resubmitted->done.Notify();
+    });
+  });
+  batcher.reset();
+  ExpectRowsOfAlone(*first, *layer_, request, 1);
+  ASSERT_TRUE(resubmitted->done.HasBeenNotified());
+  EXPECT_THAT(resubmitted->result,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("takes no new requests")));
 }
 
 TEST_P(BatcherTest, ChannelsFirstRequestsMergeAlongTheBatchAxis) {
