@@ -26,6 +26,11 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
  && mkdir -p /out \
  && install -m 0755 -s "$(find /build -type f -name tconv-server -perm -u+x | head -1)" /out/ \
  && install -m 0755 -s "$(find /build -type f -name tconv -perm -u+x | head -1)" /out/
+# The default repository: the example layers, created by the server just built (it writes the
+# configs and the seeded weights itself).
+COPY deploy/example_repository/ deploy/example_repository/
+COPY deploy/docker/ deploy/docker/
+RUN deploy/docker/build-example-repository.sh /out/tconv-server /out/tconv /out/models
 
 FROM debian:bookworm-slim
 # Runtime libraries only (the shared objects the binaries link against; checked with ldd below).
@@ -39,9 +44,9 @@ RUN if ldd /usr/local/bin/tconv-server /usr/local/bin/tconv | grep 'not found'; 
  && groupadd --system --gid 10001 tconv \
  && useradd --system --uid 10001 --gid tconv --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin tconv
-# The default repository: the example layers. Mount a volume (or a directory) on /models to
-# serve and persist your own; layers created through the API are written there.
-COPY --chown=10001:10001 deploy/example_repository/ /models/
+# The default repository: the example layers (dcgan_g1..g3). Mount a volume (or a directory) on
+# /models to serve and persist your own; layers created through the API are written there.
+COPY --from=build --chown=10001:10001 /out/models/ /models/
 VOLUME ["/models"]
 USER 10001:10001
 WORKDIR /models

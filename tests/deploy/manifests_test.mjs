@@ -89,6 +89,23 @@ for (const dep of deployments) {
       check(volumeClaims.has(v.persistentVolumeClaim.claimName), `${name}: volume ${v.name} claims unknown PVC`);
     }
   }
+  // Every container, init containers included: locked down, mounts of existing volumes, and
+  // the shared repository (a PVC) never mounted writable.
+  for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+    const where = `${name} container ${c.name}`;
+    const sec = c.securityContext ?? {};
+    check((sec.runAsNonRoot ?? podSec.runAsNonRoot) === true, `${where}: runAsNonRoot is not true`);
+    check(sec.readOnlyRootFilesystem === true, `${where}: readOnlyRootFilesystem is not true`);
+    check(sec.allowPrivilegeEscalation === false, `${where}: allowPrivilegeEscalation is not false`);
+    check((sec.capabilities?.drop ?? []).includes('ALL'), `${where}: capabilities are not dropped`);
+    check(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where}: resource requests (cpu, memory) not set`);
+    for (const m of c.volumeMounts ?? []) {
+      check(volumes.has(m.name), `${where}: mount of unknown volume ${m.name}`);
+      if (volumes.get(m.name)?.persistentVolumeClaim) {
+        check(m.readOnly === true, `${where}: shared volume ${m.name} mounted writable`);
+      }
+    }
+  }
   for (const c of pod.spec.containers) {
     const where = `${name} container ${c.name}`;
     const ports = c.ports ?? [];
@@ -100,17 +117,9 @@ for (const dep of deployments) {
       const port = probe.grpc?.port ?? probe.httpGet?.port ?? probe.tcpSocket?.port;
       check(portNumbers.has(port) || ports.some((p) => p.name === port), `${where}: ${kind} port ${port} is not a container port`);
     }
-    const req = c.resources?.requests ?? {};
     const lim = c.resources?.limits ?? {};
-    check(req.cpu && req.memory, `${where}: resource requests (cpu, memory) not set`);
     check(lim.cpu && lim.memory, `${where}: resource limits (cpu, memory) not set`);
-    const sec = c.securityContext ?? {};
-    check((sec.runAsNonRoot ?? podSec.runAsNonRoot) === true, `${where}: runAsNonRoot is not true`);
-    check(sec.readOnlyRootFilesystem === true, `${where}: readOnlyRootFilesystem is not true`);
-    check(sec.allowPrivilegeEscalation === false, `${where}: allowPrivilegeEscalation is not false`);
-    check((sec.capabilities?.drop ?? []).includes('ALL'), `${where}: capabilities are not dropped`);
     const mounts = c.volumeMounts ?? [];
-    for (const m of mounts) check(volumes.has(m.name), `${where}: mount of unknown volume ${m.name}`);
     check(mounts.some((m) => m.mountPath === '/tmp'), `${where}: read-only root without a writable /tmp`);
     // Threads follow the CPU limit.
     const env = (c.env ?? []).find((e) => e.name === 'TCONV_THREADS');
