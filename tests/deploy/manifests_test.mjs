@@ -148,6 +148,7 @@ for (const dep of deployments) {
 
 // Every flag in the manifest is one the real server binary declares (absl --helpfull).
 function checkFlagsExist(where, args) {
+  if (!fs.existsSync(serverBinary)) return fail(`${serverBinary} does not exist: build tconv-server first`);
   let help = '';
   try {
     help = execFileSync(serverBinary, ['--helpfull'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
