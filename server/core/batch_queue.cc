@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "tconv/kernel/layer_config.h"
 
 namespace tconv::server::internal {
 namespace {
@@ -50,8 +51,15 @@ void BatchQueue::Push(QueuedRequest request) {
 
 absl::Time BatchQueue::ReadyTime(const SubQueue& sub) const {
   const absl::Time first = sub.requests.front().accepted;
-  if (closed_ || sub.examples >= options_.max_batch_size) return first;
+  if (closed_ || sub.examples >= BatchLimit(sub)) return first;
   return first + options_.batch_timeout;
+}
+
+int64_t BatchQueue::BatchLimit(const SubQueue& sub) const {
+  const QueuedRequest& front = sub.requests.front();
+  const int64_t example_elements =
+      std::max(ExampleElements(front.request.shape), ExampleElements(front.output_shape));
+  return std::min(options_.max_batch_size, LayerLimits::kMaxTensorElements / example_elements);
 }
 
 absl::Time BatchQueue::ReadyTime() const {
@@ -66,6 +74,7 @@ Batch BatchQueue::TakeBatch(absl::Time now) {
     if (ReadyTime(it->second) < ReadyTime(chosen->second)) chosen = it;
   }
   SubQueue& sub = chosen->second;
+  const int64_t limit = BatchLimit(sub);
   Batch batch{this, {}};
   int64_t taken = 0;   // examples leaving the queue
   int64_t to_run = 0;  // of which will be computed, as far as is known now
@@ -73,7 +82,7 @@ Batch BatchQueue::TakeBatch(absl::Time now) {
     const InferenceRequest& next = sub.requests.front().request;
     // Expired requests ride along to be answered but take no room in the batch.
     const bool expired = next.deadline <= now;
-    if (!expired && to_run > 0 && to_run + next.shape[0] > options_.max_batch_size) break;
+    if (!expired && to_run > 0 && to_run + next.shape[0] > limit) break;
     taken += next.shape[0];
     if (!expired) to_run += next.shape[0];
     batch.requests.push_back(std::move(sub.requests.front()));

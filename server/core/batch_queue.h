@@ -60,9 +60,9 @@ class BatchQueue {
   // closed. InfiniteFuture when nothing waits.
   absl::Time ReadyTime() const;
   // Removes the batch that is ready first (ReadyTime() must not be InfiniteFuture): the
-  // longest prefix of its sub-queue with at most max_batch_size examples, or its first
-  // request alone when that one is larger (big requests run alone, never split). Requests
-  // whose deadline is past at `now` come along to be answered but take no room.
+  // longest prefix of its sub-queue with at most BatchLimit() examples, or its first request
+  // alone when that one is larger (big requests run alone, never split). Requests whose
+  // deadline is past at `now` come along to be answered but take no room.
   Batch TakeBatch(absl::Time now);
 
   // Refuses new requests from now on and makes everything queued ready at once.
@@ -85,6 +85,9 @@ class BatchQueue {
   };
 
   absl::Time ReadyTime(const SubQueue& sub) const;
+  // max_batch_size, or less where a merged run would exceed LayerLimits::kMaxTensorElements
+  // (each request passed OutputShape alone; the merged tensor must pass it too).
+  int64_t BatchLimit(const SubQueue& sub) const;
   // Answers the expired and cancelled requests of `batch`; returns the others.
   std::vector<QueuedRequest*> AnswerDropped(Batch& batch, absl::Time now) const;
   // Reports the run and hands every live request its own rows of `output`.

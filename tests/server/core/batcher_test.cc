@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/batch_queue.h"
 #include "testing/status_matchers.h"
 #include "tests/server/core/batcher_test_util.h"
 
@@ -366,6 +367,36 @@ TEST(BatcherLifetimeTest, LastCallbackMayDestroyTheBatcherAndTheExecutor) {
     for (int i = 0; i < 3000 && layer.use_count() > 1; ++i) absl::SleepFor(absl::Milliseconds(10));
     EXPECT_EQ(layer.use_count(), 1) << "the batcher was not destroyed";
   }
+}
+
+// White-box: merging must keep the merged tensor within the kernel's limits, which each
+// request passed alone. Shapes are claimed, not allocated: TakeBatch does not read inputs.
+TEST(BatchQueueTest, MergedRunStaysWithinTensorLimits) {
+  BatchingOptions options;
+  options.max_batch_size = 4096;
+  options.batch_timeout = absl::Seconds(10);
+  options.max_queue_size = 1'000'000;
+  internal::BatchQueue queue(options, "gen", MakeLayer(kChannelsLastLayer, kInChannels), nullptr);
+  const absl::Time now = absl::Now();
+  auto push = [&](int64_t examples) {
+    internal::QueuedRequest queued;
+    queued.request.shape = {examples, 512, 512, 3};
+    queued.output_shape = {examples, 1024, 1024, 1};  // 2^20 elements: 1024 examples at most
+    queued.done = [](absl::StatusOr<InferenceResult>) {};
+    queued.accepted = now;
+    queue.Push(std::move(queued));
+  };
+  push(600);
+  EXPECT_EQ(queue.ReadyTime(), now + absl::Seconds(10));
+  push(600);
+  EXPECT_EQ(queue.ReadyTime(), now) << "1200 examples exceed what one run may hold";
+  push(400);
+  internal::Batch first = queue.TakeBatch(now);
+  ASSERT_EQ(first.requests.size(), 1u);
+  EXPECT_EQ(first.requests[0].request.shape[0], 600);
+  internal::Batch second = queue.TakeBatch(now);
+  EXPECT_EQ(second.requests.size(), 2u) << "600 + 400 fit in 1024";
+  EXPECT_EQ(queue.ReadyTime(), absl::InfiniteFuture());
 }
 
 TEST(BatchingOptionsTest, ValidateNamesTheFieldAndValue) {
