@@ -1,12 +1,15 @@
-// The fast path's driver: plans a layer once (output phases, their taps, kernels, packing,
-// block sizes) and runs it over the ComputePool. The only file of the fast path that knows
-// about threads (through ParallelFor).
+// The fast path's driver: runs a FastPlan (fast_plan.h) over the ComputePool. The only file of
+// the fast path that knows about threads (through ParallelFor).
 //
-// A transposed convolution with stride s is s_h * s_w independent sub-convolutions, one per
-// output phase (y mod s_h, x mod s_w): output pixel (m_y * s_h + phase_y, m_x * s_w + phase_x)
-// gathers input pixel (m_y + offset_p, m_x + offset_q) through each tap (p, q) that lands on
-// that phase. So no multiply-add lands on a cropped or zero position, and every phase is a
-// small GEMM (pixels x taps*C times taps*C x F) that the microkernels tile.
+// Each phase's pixels are cut into regions whose pixels reach the input through the same taps
+// (the interior, and runs of rows/columns along the edges), so a tile never multiplies a zero
+// row where a tap misses the input. Work items are (region, block of pixels, panel of output
+// channels); a block's pixels are numbered (example, row, column) within the region, so small
+// layers fill tiles across rows and examples. Within an item the GEMM runs tap by tap and chunk of channels by chunk, each
+// packed weight slice reused by all tiles of the block from L1, with the running sums kept in
+// the output. Every output element therefore sees the same sequence of FMAs (bias, then taps
+// in plan order, channels ascending) whatever the batch, the block or the thread: batch- and
+// thread-invariant bit for bit.
 #include "fast_conv.h"
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 
 #include "fast_isa.h"
 #include "fast_pack.h"
+#include "fast_plan.h"
 #include "microkernels.h"
 #include "parallel.h"
 
@@ -21,46 +25,9 @@ namespace tconv::internal {
 namespace {
 
 constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
-// Work below this many FLOPs stays on one thread: a task costs a few microseconds to hand
-// over, which is what ~1-4 MFLOP take at this machine's speed.
+// Work below this many FLOPs stays on one thread: handing a task over costs a few
+// microseconds, which is what ~1-4 MFLOP take on one core.
 constexpr double kMinTaskFlops = 4e6;
-
-// One kernel position along an axis that lands on a given output phase, and the input offset
-// it reads: output m * s + phase reads input m + offset.
-struct Tap {
-  int64_t index;
-  int64_t offset;
-};
-
-struct AxisPlan {
-  int64_t stride = 1;
-  std::vector<std::vector<Tap>> phases;  // [stride]
-};
-
-AxisPlan PlanAxis(const LayerConfig& config, int axis) {
-  const int64_t k = config.kernel_size[axis], s = config.strides[axis];
-  const int64_t d = config.dilation_rate[axis];
-  // The crop at the top/left (spec §3.2) does not depend on the input length, so n = 1 gives it.
-  const int64_t full = (k - 1) * d + 1;
-  const int64_t crop = config.padding == Padding::kSame
-                           ? std::max<int64_t>(0, full - config.OutputLength(1, axis)) / 2
-                           : 0;
-  AxisPlan plan;
-  plan.stride = s;
-  plan.phases.resize(s);
-  for (int64_t phase = 0; phase < s; ++phase) {
-    for (int64_t p = 0; p < k; ++p) {
-      const int64_t num = phase + crop - p * d;  // (y + crop - p*d) / s = m + num / s
-      if (num % s == 0) plan.phases[phase].push_back({p, num / s});
-    }
-  }
-  return plan;
-}
-
-// Output rows (or columns) of `phase` in an output of length `out`.
-int64_t PhaseLength(int64_t out, int64_t stride, int64_t phase) {
-  return phase < out ? (out - phase + stride - 1) / stride : 0;
-}
 
 struct RunShape {
   const float* input;
@@ -68,14 +35,23 @@ struct RunShape {
   int64_t batch, in_h, in_w, out_h, out_w;
 };
 
-// Per-thread indirection lists, grown once and reused (no allocation per call when warm).
-struct Scratch {
-  std::vector<const float*> a;     // [tile][tap][row]
-  std::vector<int64_t> taps;       // [tile][tap]: p * kw + q of each tap kept
-  std::vector<int64_t> num_taps;   // [tile]
+// Rows [y0, y1) x columns [x0, x1) of a phase's output grid, in every example.
+struct Region {
+  int64_t phase, y0, y1, x0, x1;
+  int64_t Pixels(int64_t batch) const { return batch * (y1 - y0) * (x1 - x0); }
+};
+
+// The indirection lists of one block of pixels, per thread, grown once and then reused (no
+// allocation per call once warm).
+struct Block {
+  int64_t phase = -1, y0 = -1, x0 = -1, first = -1;  // which block they describe
+  int64_t tiles = 0;
+  std::vector<const float*> a;     // [tile][tap][row]: every tap of the phase
+  std::vector<char> keep;          // [tile][tap]: the tap reaches the input for some row
   std::vector<int64_t> rows;       // [tile]
-  std::vector<float*> out;         // [tile][row]
-  std::vector<const float*> b;     // [tap]
+  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel
+  std::vector<char> started;       // [tile]: its running sums are in the output
+  std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
 };
 
 class FastConv final : public FastConv2DTranspose {
@@ -88,29 +64,23 @@ class FastConv final : public FastConv2DTranspose {
   }
 
  private:
-  int64_t PhasePixels(const RunShape& shape, int64_t phase) const {
-    return shape.batch * PhaseLength(shape.out_h, y_.stride, phase / x_.stride) *
-           PhaseLength(shape.out_w, x_.stride, phase % x_.stride);
+  int64_t RegionItems(const RunShape& shape, const Region& region) const {
+    return (region.Pixels(shape.batch) + plan_.block_pixels - 1) / plan_.block_pixels *
+           plan_.n_blocks;
   }
-  int64_t PhaseBlocks(const RunShape& shape, int64_t phase) const {
-    return (PhasePixels(shape, phase) + block_pixels_ - 1) / block_pixels_;
-  }
+  template <typename Visit>
+  void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
-  void RunBlock(const RunShape& shape, int64_t phase, int64_t first, int64_t last) const;
-  int64_t BuildTile(const RunShape& shape, int64_t phase, int64_t first, int64_t rows,
-                    const float** a, int64_t* taps, float** out) const;
+  void BuildBlock(const RunShape& shape, const Region& region, int64_t first,
+                  Block& block) const;
+  void BuildTile(const RunShape& shape, const Region& region, int64_t first, int64_t rows,
+                 const float** a, char* keep, float** out) const;
+  void RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const;
+  void RunDot(const PhaseTaps& taps, Block& block) const;
 
   LayerConfig config_;
-  int64_t channels_, filters_, kw_;
-  AxisPlan y_, x_;
-  const KernelSet* kernels_;
-  bool dot_;             // few filters: dot kernels over channels instead of GEMM tiles
-  GemmVariant gemm_;     // when !dot_
-  int64_t tile_;         // pixels per microkernel call
-  int64_t n_blocks_;     // blocks of gemm_.nr output channels
-  int64_t max_taps_;     // most taps of any phase
-  int64_t block_pixels_; // pixels per parallel work item (a multiple of tile_)
-  double pixel_flops_;   // average FLOPs per output pixel, for the parallel grain
+  int64_t channels_, filters_;
+  FastPlan plan_;
   PackedWeights packed_;
   AlignedFloats zeros_;  // the input row that taps outside the input read
 };
@@ -119,147 +89,196 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
     : config_(config),
       channels_(channels),
       filters_(config.filters),
-      kw_(config.kernel_size[1]),
-      y_(PlanAxis(config, 0)),
-      x_(PlanAxis(config, 1)),
-      kernels_(&SelectKernels()),
+      plan_(MakePlan(config, channels, SelectKernels())),
       zeros_(channels) {
-  max_taps_ = 0;
-  for (const auto& ty : y_.phases) {
-    for (const auto& tx : x_.phases) {
-      max_taps_ = std::max<int64_t>(max_taps_, int64_t(ty.size() * tx.size()));
-    }
-  }
-  const int64_t taps = config.kernel_size[0] * kw_;
-  dot_ = filters_ <= kMaxDotFilters;
-  if (dot_) {
-    tile_ = kernels_->dot_mr[filters_];
-    n_blocks_ = 1;
-    packed_ = PackForDot(weights, taps, filters_, channels_);
-  } else {
-    // The widest variant that wastes the fewest padded output channels.
-    gemm_ = kernels_->gemm[0];
-    auto padded = [&](const GemmVariant& v) { return (filters_ + v.nr - 1) / v.nr * v.nr; };
-    for (int i = 1; i < kernels_->num_gemm; ++i) {
-      if (padded(kernels_->gemm[i]) < padded(gemm_)) gemm_ = kernels_->gemm[i];
-    }
-    tile_ = gemm_.mr;
-    n_blocks_ = (filters_ + gemm_.nr - 1) / gemm_.nr;
-    packed_ = PackForGemm(weights, taps, filters_, channels_, gemm_.nr);
-  }
-  block_pixels_ = tile_ * 4;
-  pixel_flops_ = 2.0 * double(taps) / double(y_.stride * x_.stride) * double(channels_) *
-                 double(filters_);
+  const int64_t taps = config.kernel_size[0] * config.kernel_size[1];
+  packed_ = plan_.dot ? PackForDot(weights, taps, filters_, channels_)
+                      : PackForGemm(weights, taps, filters_, channels_, plan_.gemm.nr);
 }
 
 void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
                    const ComputePool& pool) const {
   const RunShape shape{input,  output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
                        config_.OutputLength(in_w, 1)};
-  const int64_t phases = y_.stride * x_.stride;
   int64_t items = 0;
-  for (int64_t phase = 0; phase < phases; ++phase) items += PhaseBlocks(shape, phase);
-  const double item_flops = pixel_flops_ * double(block_pixels_);
+  ForEachRegion(shape, [&](const Region& region) {
+    items += RegionItems(shape, region);
+    return true;
+  });
+  const double item_flops = plan_.pixel_flops * double(plan_.block_pixels);
   const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops / item_flops));
   ParallelFor(pool, items, grain,
               [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
 }
 
-// Items are the blocks of every phase, phase after phase.
+// Calls visit(region) for the regions of every phase, in a fixed order, while it returns true.
+template <typename Visit>
+void FastConv::ForEachRegion(const RunShape& shape, Visit visit) const {
+  int64_t rows[kMaxRuns + 1], cols[kMaxRuns + 1];
+  for (int64_t phase = 0; phase < int64_t(plan_.phases.size()); ++phase) {
+    const int64_t phase_y = phase / plan_.stride_x, phase_x = phase % plan_.stride_x;
+    const int64_t len_y = PhaseLength(shape.out_h, plan_.stride_y, phase_y);
+    const int64_t len_x = PhaseLength(shape.out_w, plan_.stride_x, phase_x);
+    if (len_y == 0 || len_x == 0) continue;
+    int ny = SplitRuns(plan_.offsets_y[phase_y], shape.in_h, len_y, rows);
+    int nx = SplitRuns(plan_.offsets_x[phase_x], shape.in_w, len_x, cols);
+    // Splitting pays while regions still fill whole tiles; below that, partial tiles cost
+    // more than the multiplications by zero rows they save. Rows are split first.
+    int64_t min_y = len_y, min_x = len_x;
+    for (int i = 0; i < ny; ++i) min_y = std::min(min_y, rows[i + 1] - rows[i]);
+    for (int j = 0; j < nx; ++j) min_x = std::min(min_x, cols[j + 1] - cols[j]);
+    const int64_t tile = plan_.tile, batch = shape.batch;
+    if (batch * min_y * min_x < tile) {
+      if (batch * min_y * len_x >= tile) {
+        nx = 1, cols[1] = len_x;
+      } else if (batch * len_y * min_x >= tile) {
+        ny = 1, rows[1] = len_y;
+      } else {
+        nx = ny = 1, rows[1] = len_y, cols[1] = len_x;
+      }
+    }
+    for (int i = 0; i < ny; ++i) {
+      for (int j = 0; j < nx; ++j) {
+        if (!visit(Region{phase, rows[i], rows[i + 1], cols[j], cols[j + 1]})) return;
+      }
+    }
+  }
+}
+
+// Items run region after region; within a region, block after block, panel after panel.
 void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const {
-  int64_t phase = 0, phase_begin = 0, blocks = PhaseBlocks(shape, 0);
-  for (int64_t item = begin; item < end; ++item) {
-    while (item >= phase_begin + blocks) {
-      phase_begin += blocks;
-      blocks = PhaseBlocks(shape, ++phase);
+  thread_local Block block;
+  block.phase = -1;  // the lists of an earlier call point into other buffers
+  int64_t region_begin = 0;
+  ForEachRegion(shape, [&](const Region& region) {
+    const int64_t items = RegionItems(shape, region);
+    for (int64_t item = std::max(begin, region_begin);
+         item < std::min(end, region_begin + items); ++item) {
+      const int64_t first = (item - region_begin) / plan_.n_blocks * plan_.block_pixels;
+      if (block.phase != region.phase || block.y0 != region.y0 || block.x0 != region.x0 ||
+          block.first != first) {
+        BuildBlock(shape, region, first, block);
+      }
+      const PhaseTaps& taps = plan_.phases[region.phase];
+      if (plan_.dot) {
+        RunDot(taps, block);
+      } else {
+        RunGemm(taps, (item - region_begin) % plan_.n_blocks, block);
+      }
     }
-    const int64_t first = (item - phase_begin) * block_pixels_;
-    const int64_t last = std::min(first + block_pixels_, PhasePixels(shape, phase));
-    RunBlock(shape, phase, first, last);
+    region_begin += items;
+    return region_begin < end;
+  });
+}
+
+void FastConv::BuildBlock(const RunShape& shape, const Region& region, int64_t first,
+                          Block& block) const {
+  const int64_t last = std::min(first + plan_.block_pixels, region.Pixels(shape.batch));
+  const int64_t tile = plan_.tile, taps = plan_.max_taps;
+  block.phase = region.phase;
+  block.y0 = region.y0;
+  block.x0 = region.x0;
+  block.first = first;
+  block.tiles = (last - first + tile - 1) / tile;
+  const size_t tiles = block.tiles;
+  if (block.a.size() < tiles * taps * tile) block.a.resize(tiles * taps * tile);
+  if (block.keep.size() < tiles * taps) block.keep.resize(tiles * taps);
+  if (block.rows.size() < tiles) block.rows.resize(tiles);
+  if (block.started.size() < tiles) block.started.resize(tiles);
+  if (block.out.size() < tiles * tile) block.out.resize(tiles * tile);
+  if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
+  if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
+  for (int64_t i = 0; i < block.tiles; ++i) {
+    const int64_t start = first + i * tile;
+    block.rows[i] = std::min(tile, last - start);
+    BuildTile(shape, region, start, block.rows[i], &block.a[i * taps * tile],
+              &block.keep[i * taps], &block.out[i * tile]);
   }
 }
 
-// Pixels [first, last) of `phase`, numbered (example, row, column) within the phase.
-void FastConv::RunBlock(const RunShape& shape, int64_t phase, int64_t first,
-                        int64_t last) const {
-  thread_local Scratch s;
-  const int64_t tiles = (last - first + tile_ - 1) / tile_;
-  s.a.resize(std::max<size_t>(s.a.size(), tiles * max_taps_ * tile_));
-  s.taps.resize(std::max<size_t>(s.taps.size(), tiles * max_taps_));
-  s.num_taps.resize(std::max<size_t>(s.num_taps.size(), tiles));
-  s.rows.resize(std::max<size_t>(s.rows.size(), tiles));
-  s.out.resize(std::max<size_t>(s.out.size(), tiles * tile_));
-  s.b.resize(std::max<size_t>(s.b.size(), max_taps_));
-  for (int64_t i = 0; i < tiles; ++i) {
-    const int64_t start = first + i * tile_;
-    s.rows[i] = std::min(tile_, last - start);
-    s.num_taps[i] = BuildTile(shape, phase, start, s.rows[i], &s.a[i * max_taps_ * tile_],
-                              &s.taps[i * max_taps_], &s.out[i * tile_]);
-  }
-  const float* kernel = packed_.kernel.data();
-  if (dot_) {
-    for (int64_t i = 0; i < tiles; ++i) {
-      for (int64_t t = 0; t < s.num_taps[i]; ++t) {
-        s.b[t] = kernel + s.taps[i * max_taps_ + t] * filters_ * channels_;
-      }
-      kernels_->dot(s.rows[i], filters_, channels_, s.num_taps[i], &s.a[i * max_taps_ * tile_],
-                    s.b.data(), packed_.bias.data(), &s.out[i * tile_]);
-    }
-    return;
-  }
-  const int64_t panel = channels_ * gemm_.nr;
-  for (int64_t j = 0; j < n_blocks_; ++j) {
-    for (int64_t i = 0; i < tiles; ++i) {
-      for (int64_t t = 0; t < s.num_taps[i]; ++t) {
-        s.b[t] = kernel + (s.taps[i * max_taps_ + t] * n_blocks_ + j) * panel;
-      }
-      float* out[kMaxTile];
-      for (int64_t r = 0; r < s.rows[i]; ++r) out[r] = s.out[i * tile_ + r] + j * gemm_.nr;
-      gemm_.fn(s.rows[i], channels_, s.num_taps[i], &s.a[i * max_taps_ * tile_], s.b.data(),
-               packed_.bias.data() + j * gemm_.nr, out,
-               std::min<int64_t>(gemm_.nr, filters_ - j * gemm_.nr));
-    }
-  }
-}
-
-// Fills the indirection list of one tile of `rows` pixels from pixel `first` of `phase`:
-// a[t * rows + r] for each tap t that reaches the input for at least one pixel (taps that
-// reach it for none are dropped), taps[t] = p * kw + q, out[r]. Returns the taps kept.
-int64_t FastConv::BuildTile(const RunShape& shape, int64_t phase, int64_t first, int64_t rows,
-                            const float** a, int64_t* taps, float** out) const {
-  const int64_t phase_y = phase / x_.stride, phase_x = phase % x_.stride;
-  const int64_t len_y = PhaseLength(shape.out_h, y_.stride, phase_y);
-  const int64_t len_x = PhaseLength(shape.out_w, x_.stride, phase_x);
+// One tile of `rows` pixels from pixel `first` of `region`: a[t * tile + r] for every tap t
+// (the zero row where the tap misses the input), keep[t], out[r].
+void FastConv::BuildTile(const RunShape& shape, const Region& region, int64_t first,
+                         int64_t rows, const float** a, char* keep, float** out) const {
+  const int64_t phase_y = region.phase / plan_.stride_x, phase_x = region.phase % plan_.stride_x;
+  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
   // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
   int64_t my[kMaxTile], mx[kMaxTile];
   const float* base[kMaxTile];
-  int64_t x = first % len_x, y = first / len_x % len_y, ex = first / len_x / len_y;
+  int64_t x = region.x0 + first % width, y = region.y0 + first / width % height;
+  int64_t ex = first / width / height;
   for (int64_t r = 0; r < rows; ++r) {
     my[r] = y;
     mx[r] = x;
     base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels_;
-    out[r] = shape.output + ((ex * shape.out_h + y * y_.stride + phase_y) * shape.out_w +
-                             x * x_.stride + phase_x) * filters_;
-    if (++x == len_x) {
-      x = 0;
-      if (++y == len_y) y = 0, ++ex;
+    out[r] = shape.output + ((ex * shape.out_h + y * plan_.stride_y + phase_y) * shape.out_w +
+                             x * plan_.stride_x + phase_x) * filters_;
+    if (++x == region.x1) {
+      x = region.x0;
+      if (++y == region.y1) y = region.y0, ++ex;
     }
   }
-  int64_t kept = 0;
-  for (const Tap& ty : y_.phases[phase_y]) {
-    for (const Tap& tx : x_.phases[phase_x]) {
-      const int64_t delta = (ty.offset * shape.in_w + tx.offset) * channels_;
-      bool any = false;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t iy = my[r] + ty.offset, ix = mx[r] + tx.offset;
-        const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
-        a[kept * rows + r] = inside ? base[r] + delta : zeros_.data();
-        any |= inside;
+  const PhaseTaps& taps = plan_.phases[region.phase];
+  for (int64_t t = 0; t < taps.size(); ++t) {
+    const int64_t dy = taps.offset_y[t], dx = taps.offset_x[t];
+    const int64_t delta = (dy * shape.in_w + dx) * channels_;
+    bool any = false;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t iy = my[r] + dy, ix = mx[r] + dx;
+      const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
+      a[t * plan_.tile + r] = inside ? base[r] + delta : zeros_.data();
+      any |= inside;
+    }
+    keep[t] = any;
+  }
+}
+
+void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const {
+  const int64_t tile = plan_.tile, nr = plan_.gemm.nr, max_taps = plan_.max_taps;
+  const int64_t n_valid = std::min(nr, filters_ - panel * nr);
+  const float* bias = packed_.bias.data() + panel * nr;
+  std::fill(block.started.begin(), block.started.begin() + block.tiles, 0);
+  float* out[kMaxTile];
+  auto tile_out = [&](int64_t i) {
+    for (int64_t r = 0; r < block.rows[i]; ++r) out[r] = block.out[i * tile + r] + panel * nr;
+    return out;
+  };
+  for (int64_t t = 0; t < taps.size(); ++t) {
+    const float* weights = packed_.kernel.data() +
+                           (taps.kernel_index[t] * plan_.n_blocks + panel) * channels_ * nr;
+    for (int64_t c0 = 0; c0 < channels_; c0 += plan_.chunk) {
+      const int64_t kc = std::min(plan_.chunk, channels_ - c0);
+      for (int64_t i = 0; i < block.tiles; ++i) {
+        if (!block.keep[i * max_taps + t]) continue;
+        plan_.gemm.fn(block.rows[i], kc, &block.a[(i * max_taps + t) * tile], c0,
+                      weights + c0 * nr, block.started[i] ? nullptr : bias, tile_out(i),
+                      n_valid);
+        block.started[i] = 1;
       }
-      if (any) taps[kept++] = ty.index * kw_ + tx.index;
     }
   }
-  return kept;
+  for (int64_t i = 0; i < block.tiles; ++i) {  // pixels no tap reaches hold the bias
+    if (!block.started[i]) {
+      plan_.gemm.fn(block.rows[i], 0, &block.a[i * max_taps * tile], 0, packed_.kernel.data(),
+                    bias, tile_out(i), n_valid);
+    }
+  }
+}
+
+void FastConv::RunDot(const PhaseTaps& taps, Block& block) const {
+  const int64_t tile = plan_.tile, max_taps = plan_.max_taps;
+  for (int64_t i = 0; i < block.tiles; ++i) {
+    const int64_t rows = block.rows[i];
+    int64_t kept = 0;
+    for (int64_t t = 0; t < taps.size(); ++t) {
+      if (!block.keep[i * max_taps + t]) continue;
+      const float* const* a = &block.a[(i * max_taps + t) * tile];
+      std::copy(a, a + rows, &block.dot_a[kept * rows]);
+      block.dot_w[kept++] = packed_.kernel.data() + taps.kernel_index[t] * filters_ * channels_;
+    }
+    plan_.kernels->dot(rows, filters_, channels_, kept, block.dot_a.data(), block.dot_w.data(),
+                       packed_.bias.data(), &block.out[i * tile]);
+  }
 }
 
 }  // namespace

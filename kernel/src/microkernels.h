@@ -2,15 +2,15 @@
 // threads, no error path), one set per instruction set, chosen once per layer at creation.
 //
 // Both kernel kinds read their input through an indirection list, as XNNPACK's indirect GEMM
-// does: for tap t and output pixel r, a[t * m + r] points at the `kc` input channels that
-// pixel reads through that tap (or at a zero row when the tap falls outside the input). So one
+// does: a pointer per output pixel (and tap) to the input channels that pixel reads through
+// that tap (or to a zero row when the tap falls outside the input). So one
 // kernel serves every output phase of a strided transposed convolution, padding needs no copy,
 // and a tile may hold pixels of different rows or examples.
 //
-// Bit-for-bit contract: each output element is accumulated in a fixed order — its start value,
-// then taps in list order, then channels in ascending order (the dot kernel keeps one partial
-// sum per vector lane and reduces them in a fixed order at the end). The order does not depend
-// on `m` or on the element's row in the tile, so any tiling of the pixels gives the same bits.
+// Bit-for-bit contract: each output element is accumulated with one FMA per (tap, channel) in
+// the order the caller feeds them (the dot kernel keeps one partial sum per vector lane and
+// reduces them in a fixed order at the end). Nothing depends on `m` or on the element's row in
+// the tile, so any tiling of the pixels gives the same bits.
 #ifndef TCONV_KERNEL_SRC_MICROKERNELS_H_
 #define TCONV_KERNEL_SRC_MICROKERNELS_H_
 
@@ -18,12 +18,14 @@
 
 namespace tconv::internal {
 
-// GEMM kernel over `m` pixels x nr output channels (nr fixed per variant):
-//   out[r][n] = init[n] + sum_t sum_c a[t*m + r][c] * b[t][c*nr + n]    for n < n_valid.
-// b[t] is a packed [kc x nr] panel; init holds nr values. 1 <= m <= the variant's mr.
-using GemmFn = void (*)(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
-                        const float* const* b, const float* init, float* const* out,
-                        int64_t n_valid);
+// GEMM kernel over `m` pixels x nr output channels (nr fixed per variant), one tap and a
+// chunk of kc input channels starting at channel c0:
+//   out[r][n] = start[r][n] + sum_c a[r][c0 + c] * b[c*nr + n]          for n < n_valid,
+// where start is init[n] when init is not null, else out[r][n] itself (a running sum; the
+// driver splits a pixel's taps and channels into chunks that way, always in the same order).
+// b is a packed [kc x nr] panel slice. 1 <= m <= the variant's mr; kc may be 0.
+using GemmFn = void (*)(int64_t m, int64_t kc, const float* const* a, int64_t c0,
+                        const float* b, const float* init, float* const* out, int64_t n_valid);
 
 // Dot kernel for few output channels (1 <= f <= kMaxDotFilters): vectorised over channels.
 //   out[r][j] = bias[j] + sum_t sum_c a[t*m + r][c] * w[t][j*kc + c]       for j < f.

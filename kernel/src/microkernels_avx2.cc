@@ -14,30 +14,30 @@ constexpr int kLanes = 8;
 inline __m256i TailMask(int64_t n) {
   alignas(32) static const int32_t kBits[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
                                                 0,  0,  0,  0,  0,  0,  0,  0};
-  const int64_t k = n >= kLanes ? kLanes : n;
+  const int64_t k = n >= kLanes ? kLanes : n <= 0 ? 0 : n;
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBits + kLanes - k));
 }
 
 // MR pixels x (NV * 8) channels; MR * NV + NV + 1 <= 16 registers.
 template <int MR, int NV>
-void GemmTile(int64_t kc, int64_t ntaps, const float* const* a, const float* const* b,
-              const float* init, float* const* out, int64_t n_valid) {
+void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, const float* init,
+              float* const* out, int64_t n_valid) {
   __m256 acc[MR][NV];
   for (int n = 0; n < NV; ++n) {
-    const __m256 v = _mm256_loadu_ps(init + n * kLanes);
-    for (int r = 0; r < MR; ++r) acc[r][n] = v;
+    const __m256i mask = TailMask(n_valid - n * kLanes);
+    for (int r = 0; r < MR; ++r) {
+      acc[r][n] = init != nullptr ? _mm256_loadu_ps(init + n * kLanes)
+                                  : _mm256_maskload_ps(out[r] + n * kLanes, mask);
+    }
   }
-  for (int64_t t = 0; t < ntaps; ++t) {
-    const float* ap[MR];
-    for (int r = 0; r < MR; ++r) ap[r] = a[t * MR + r];
-    const float* bp = b[t];
-    for (int64_t c = 0; c < kc; ++c, bp += NV * kLanes) {
-      __m256 bv[NV];
-      for (int n = 0; n < NV; ++n) bv[n] = _mm256_loadu_ps(bp + n * kLanes);
-      for (int r = 0; r < MR; ++r) {
-        const __m256 av = _mm256_broadcast_ss(ap[r] + c);
-        for (int n = 0; n < NV; ++n) acc[r][n] = _mm256_fmadd_ps(av, bv[n], acc[r][n]);
-      }
+  const float* ap[MR];
+  for (int r = 0; r < MR; ++r) ap[r] = a[r] + c0;
+  for (int64_t c = 0; c < kc; ++c, b += NV * kLanes) {
+    __m256 bv[NV];
+    for (int n = 0; n < NV; ++n) bv[n] = _mm256_loadu_ps(b + n * kLanes);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(ap[r] + c);
+      for (int n = 0; n < NV; ++n) acc[r][n] = _mm256_fmadd_ps(av, bv[n], acc[r][n]);
     }
   }
   for (int r = 0; r < MR; ++r) {
@@ -52,12 +52,12 @@ void GemmTile(int64_t kc, int64_t ntaps, const float* const* a, const float* con
 }
 
 template <int NV, int... Ms>
-void GemmDispatch(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
-                  const float* const* b, const float* init, float* const* out, int64_t n_valid) {
-  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+void GemmDispatch(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
+                  const float* init, float* const* out, int64_t n_valid) {
+  using Fn = void (*)(int64_t, const float* const*, int64_t, const float*, const float*,
                       float* const*, int64_t);
   static constexpr Fn kTiles[] = {GemmTile<Ms, NV>...};
-  kTiles[m - 1](kc, ntaps, a, b, init, out, n_valid);
+  kTiles[m - 1](kc, a, c0, b, init, out, n_valid);
 }
 
 // Fixed-order horizontal sum of the 8 lanes.

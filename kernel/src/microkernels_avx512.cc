@@ -11,7 +11,7 @@ namespace {
 constexpr int kLanes = 16;
 
 inline __mmask16 TailMask(int64_t n) {
-  return n >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+  return n >= kLanes ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
 }
 
 // Fixed-order horizontal sum of the 16 lanes. (GCC 12's _mm512_reduce_add_ps and unmasked
@@ -26,24 +26,24 @@ inline float ReduceAdd(__m512 v) {
 
 // MR pixels x (NV * 16) channels; accumulators stay in registers (MR * NV <= 28).
 template <int MR, int NV>
-void GemmTile(int64_t kc, int64_t ntaps, const float* const* a, const float* const* b,
-              const float* init, float* const* out, int64_t n_valid) {
+void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, const float* init,
+              float* const* out, int64_t n_valid) {
   __m512 acc[MR][NV];
   for (int n = 0; n < NV; ++n) {
-    const __m512 v = _mm512_loadu_ps(init + n * kLanes);
-    for (int r = 0; r < MR; ++r) acc[r][n] = v;
+    const __mmask16 mask = TailMask(n_valid - n * kLanes);
+    for (int r = 0; r < MR; ++r) {
+      acc[r][n] = init != nullptr ? _mm512_loadu_ps(init + n * kLanes)
+                                  : _mm512_maskz_loadu_ps(mask, out[r] + n * kLanes);
+    }
   }
-  for (int64_t t = 0; t < ntaps; ++t) {
-    const float* ap[MR];
-    for (int r = 0; r < MR; ++r) ap[r] = a[t * MR + r];
-    const float* bp = b[t];
-    for (int64_t c = 0; c < kc; ++c, bp += NV * kLanes) {
-      __m512 bv[NV];
-      for (int n = 0; n < NV; ++n) bv[n] = _mm512_loadu_ps(bp + n * kLanes);
-      for (int r = 0; r < MR; ++r) {
-        const __m512 av = _mm512_set1_ps(ap[r][c]);
-        for (int n = 0; n < NV; ++n) acc[r][n] = _mm512_fmadd_ps(av, bv[n], acc[r][n]);
-      }
+  const float* ap[MR];
+  for (int r = 0; r < MR; ++r) ap[r] = a[r] + c0;
+  for (int64_t c = 0; c < kc; ++c, b += NV * kLanes) {
+    __m512 bv[NV];
+    for (int n = 0; n < NV; ++n) bv[n] = _mm512_loadu_ps(b + n * kLanes);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(ap[r][c]);
+      for (int n = 0; n < NV; ++n) acc[r][n] = _mm512_fmadd_ps(av, bv[n], acc[r][n]);
     }
   }
   for (int r = 0; r < MR; ++r) {
@@ -54,12 +54,12 @@ void GemmTile(int64_t kc, int64_t ntaps, const float* const* a, const float* con
 }
 
 template <int NV, int... Ms>
-void GemmDispatch(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
-                  const float* const* b, const float* init, float* const* out, int64_t n_valid) {
-  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+void GemmDispatch(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
+                  const float* init, float* const* out, int64_t n_valid) {
+  using Fn = void (*)(int64_t, const float* const*, int64_t, const float*, const float*,
                       float* const*, int64_t);
   static constexpr Fn kTiles[] = {GemmTile<Ms, NV>...};
-  kTiles[m - 1](kc, ntaps, a, b, init, out, n_valid);
+  kTiles[m - 1](kc, a, c0, b, init, out, n_valid);
 }
 
 // P pixels x F filters of dot products over channels, one partial sum per lane.

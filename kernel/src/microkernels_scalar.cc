@@ -12,19 +12,17 @@ constexpr int kMr = 4;
 constexpr int kNr = 8;
 constexpr int kDotMr = 4;
 
-void Gemm(int64_t m, int64_t kc, int64_t ntaps, const float* const* a, const float* const* b,
+void Gemm(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
           const float* init, float* const* out, int64_t n_valid) {
-  float acc[kMr][kNr];
+  float acc[kMr][kNr] = {};
   for (int64_t r = 0; r < m; ++r) {
-    for (int n = 0; n < kNr; ++n) acc[r][n] = init[n];
-  }
-  for (int64_t t = 0; t < ntaps; ++t) {
-    for (int64_t r = 0; r < m; ++r) {
-      const float* ap = a[t * m + r];
-      const float* bp = b[t];
-      for (int64_t c = 0; c < kc; ++c, bp += kNr) {
-        for (int n = 0; n < kNr; ++n) acc[r][n] += ap[c] * bp[n];
-      }
+    for (int64_t n = 0; n < kNr; ++n) {
+      acc[r][n] = init != nullptr ? init[n] : n < n_valid ? out[r][n] : 0.0f;
+    }
+    const float* ap = a[r] + c0;
+    const float* bp = b;
+    for (int64_t c = 0; c < kc; ++c, bp += kNr) {
+      for (int n = 0; n < kNr; ++n) acc[r][n] += ap[c] * bp[n];
     }
   }
   for (int64_t r = 0; r < m; ++r) {

@@ -1,0 +1,69 @@
+// Planning of the fast path, once per layer: the output phases of the strided transposed
+// convolution and their taps, the microkernels and the cache blocking.
+//
+// A transposed convolution with stride s is s_h * s_w independent sub-convolutions, one per
+// output phase (y mod s_h, x mod s_w): output pixel (m_y * s_h + phase_y, m_x * s_w + phase_x)
+// gathers input pixel (m_y + offset_p, m_x + offset_q) through each tap (p, q) that lands on
+// that phase. So no multiply-add lands on a cropped or zero position, and every phase is a
+// GEMM (pixels x taps*C times taps*C x F) that the microkernels tile.
+#ifndef TCONV_KERNEL_SRC_FAST_PLAN_H_
+#define TCONV_KERNEL_SRC_FAST_PLAN_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "microkernels.h"
+#include "tconv/kernel/layer_config.h"
+
+namespace tconv::internal {
+
+// A kernel position along one axis that lands on an output phase: output m * s + phase reads
+// input m + offset through it.
+struct Tap {
+  int64_t index;
+  int64_t offset;
+};
+
+// The taps of one 2-D phase, in the order every pixel accumulates them (p-major).
+struct PhaseTaps {
+  std::vector<int64_t> kernel_index;  // p * kw + q
+  std::vector<int64_t> offset_y, offset_x;
+  int64_t size() const { return static_cast<int64_t>(kernel_index.size()); }
+};
+
+struct FastPlan {
+  int64_t stride_y = 1, stride_x = 1;
+  // Input offsets of the taps of each phase along each axis: [phase_y] and [phase_x].
+  std::vector<std::vector<int64_t>> offsets_y, offsets_x;
+  std::vector<PhaseTaps> phases;  // [phase_y * stride_x + phase_x]
+  int64_t max_taps = 0;           // most taps of any phase
+  const KernelSet* kernels = nullptr;
+  bool dot = false;            // few filters: dot kernels over channels instead of GEMM tiles
+  GemmVariant gemm;            // when !dot
+  int64_t tile = 0;            // pixels per microkernel call
+  int64_t n_blocks = 1;        // panels of gemm.nr output channels (1 for dot)
+  int64_t chunk = 0;           // input channels per GEMM call: one packed slice fits in L1
+  int64_t block_pixels = 0;    // pixels per work item, a multiple of tile: its outputs fit L1
+  double pixel_flops = 0;      // average multiply-add FLOPs per output pixel and panel
+};
+
+// `config` is validated; `channels` is the input channel count.
+FastPlan MakePlan(const LayerConfig& config, int64_t channels, const KernelSet& kernels);
+
+// Most runs SplitRuns can return (two edges per tap, plus one).
+inline constexpr int kMaxRuns = 2 * LayerLimits::kMaxKernelSize + 2;
+
+// Splits the `len` rows (or columns) of a phase into runs of consecutive rows that reach the
+// input through the same taps (`offsets`, input length n): bounds[0] = 0 < ... < bounds[count]
+// = len. Tiles never straddle runs, so a tile skips exactly the taps its pixels all miss.
+int SplitRuns(const std::vector<int64_t>& offsets, int64_t n, int64_t len,
+              int64_t bounds[kMaxRuns + 1]);
+
+// Output rows (or columns) of `phase` in an output of length `out`.
+inline int64_t PhaseLength(int64_t out, int64_t stride, int64_t phase) {
+  return phase < out ? (out - phase + stride - 1) / stride : 0;
+}
+
+}  // namespace tconv::internal
+
+#endif  // TCONV_KERNEL_SRC_FAST_PLAN_H_
