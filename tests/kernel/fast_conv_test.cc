@@ -1,0 +1,175 @@
+// The fast path against the reference, on every instruction set this CPU has (TCONV_ISA caps
+// the kernels a layer picks when it is created), with 1 and several threads: random shapes,
+// the shapes of the benchmark suite scaled down, the edges of the microkernel tiles, and batch
+// invariance with tiles that span examples.
+//
+// Random cases are seeded from --gtest_random_seed (0 = the fixed default seed); a failure
+// prints its seed and configuration, so `--gtest_random_seed=N --gtest_filter=...` replays it.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "conv2d_transpose_tester.h"
+#include "gtest/gtest.h"
+
+namespace tconv::testing {
+namespace {
+
+using T = Conv2DTransposeTester;
+
+bool CpuHas(const std::string& isa) {
+  __builtin_cpu_init();
+  if (isa == "avx512") {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  }
+  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return true;
+}
+
+// Layers created while the fixture is active use the parameter's kernels.
+class FastConvTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!CpuHas(GetParam())) GTEST_SKIP() << "this CPU has no " << GetParam();
+    setenv("TCONV_ISA", GetParam().c_str(), 1);
+  }
+  void TearDown() override { unsetenv("TCONV_ISA"); }
+
+  static uint64_t Seed() {
+    const int seed = ::testing::UnitTest::GetInstance()->random_seed();
+    return seed == 0 ? 20261125 : static_cast<uint64_t>(seed);
+  }
+};
+
+// A random valid configuration: strides or dilation, both paddings, output_padding None, 0 or
+// more, filter and channel counts on both sides of the vector widths.
+T RandomTester(std::mt19937_64& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  static constexpr int kFilters[] = {1, 2, 3, 4, 5, 7, 8, 16, 17, 24, 32, 33, 48, 64, 70, 130};
+  static constexpr int kChannels[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 40, 64, 100};
+  T t;
+  const int kh = pick(1, 5), kw = pick(1, 5);
+  t.input(pick(1, 3), pick(1, 9), pick(1, 9), kChannels[pick(0, 12)])
+      .filters(kFilters[pick(0, 15)])
+      .kernel(kh, kw)
+      .padding(pick(0, 1) ? "same" : "valid")
+      .use_bias(pick(0, 3) != 0)
+      .seed(rng());
+  int dh = 1, dw = 1, sh = 1, sw = 1;
+  if (pick(0, 4) == 0) {
+    dh = dw = pick(2, 3);
+  } else {
+    sh = pick(1, 4);
+    sw = pick(1, 4);
+  }
+  t.strides(sh, sw).dilation(dh, dw);
+  // output_padding < stride; invalid combinations (same + even kernel + 0) are skipped later.
+  if (pick(0, 2) == 0) {
+    t.output_padding(pick(0, sh - 1), pick(0, sw - 1));
+  } else {
+    t.output_padding_none();
+  }
+  return t;
+}
+
+TEST_P(FastConvTest, RandomShapesMatchReference) {
+  std::mt19937_64 rng(Seed());
+  SCOPED_TRACE("--gtest_random_seed=" + std::to_string(Seed()));
+  int tested = 0;
+  for (int i = 0; i < 120; ++i) {
+    T t = RandomTester(rng);
+    LayerConfig config = t.Config(DataFormat::kChannelsLast);
+    if (!config.Validate().ok()) continue;  // e.g. same + even kernel + output_padding 0
+    t.data_format(i % 4 == 0 ? DataFormat::kChannelsFirst : DataFormat::kChannelsLast);
+    t.Test();
+    ++tested;
+    if (HasFailure()) break;
+  }
+  EXPECT_GE(tested, 60);
+}
+
+// Each shape of the benchmark suite (bench/suite.json) with its spatial size and channel counts
+// cut down, so every code path the benchmark times is checked here.
+TEST_P(FastConvTest, SuiteShapesMatchReference) {
+  const T cases[] = {
+      T().input(2, 7, 7, 40).filters(20).kernel(5, 5).strides(1, 1).padding("same"),  // dcgan_g1
+      T().input(2, 7, 7, 24).filters(64).kernel(5, 5).strides(2, 2).padding("same"),  // dcgan_g2
+      T().input(3, 14, 14, 64).filters(1).kernel(5, 5).strides(2, 2).padding("same"),
+      T().input(2, 7, 7, 32).filters(64).kernel(3, 3).strides(2, 2).padding("same"),  // cvae_d1
+      T().input(2, 28, 28, 32).filters(1).kernel(3, 3).padding("same"),               // cvae_d3
+      T().input(5, 1, 1, 96).filters(160).kernel(4, 4).strides(2, 2).padding("same"),
+      T().input(3, 2, 2, 80).filters(48).kernel(4, 4).strides(2, 2).padding("same"),  // pix2pix
+      T().input(1, 20, 20, 32).filters(3).kernel(4, 4).strides(2, 2).padding("same"),
+      T().input(2, 4, 4, 48).filters(96).kernel(3, 3).strides(2, 2).padding("same"),  // unet_up
+      T().input(1, 16, 16, 160).filters(3).kernel(3, 3).strides(2, 2).padding("same"),
+      T().input(2, 9, 9, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"),  // generic
+      T().input(2, 9, 9, 64).filters(64).kernel(3, 3).strides(1, 1).padding("same"),
+      T().input(2, 9, 9, 96).filters(128).kernel(2, 2).strides(2, 2).padding("same"),
+  };
+  for (const T& t : cases) {
+    T(t).use_bias(true).data_format(DataFormat::kChannelsLast).Test();
+    T(t).use_bias(false).data_format(DataFormat::kChannelsFirst).Test();
+  }
+}
+
+// Pixel counts around the tile heights, filter counts around the panel widths, channel counts
+// around the vector widths (the dot kernels' masked tails), and taps that miss the input.
+TEST_P(FastConvTest, TileEdgesMatchReference) {
+  for (int filters : {1, 4, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96}) {
+    for (int channels : {1, 8, 9, 16, 17}) {
+      for (int width : {1, 5, 13}) {
+        T().input(2, 2, width, channels).filters(filters).kernel(3, 2).strides(2, 3)
+            .padding("valid").data_format(DataFormat::kChannelsLast).Test();
+      }
+    }
+  }
+  // A kernel smaller than the stride: rows and columns that only hold the bias.
+  T().input(2, 3, 4, 5).filters(6).kernel(1, 2).strides(3, 4).padding("valid").Test();
+  T().input(2, 3, 4, 5).filters(2).kernel(1, 2).strides(3, 4).padding("same").Test();
+  // Dilation larger than the input: most taps miss.
+  T().input(1, 2, 3, 9).filters(18).kernel(3, 3).dilation(3, 3).padding("same").Test();
+}
+
+// Tiles hold pixels of several examples when the spatial size is small; each example's output
+// must still be bit-for-bit its output alone, for any batch and thread count.
+TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
+  for (int filters : {1, 3, 20, 64}) {
+    for (int size : {1, 2, 3}) {
+      std::mt19937_64 rng(Seed() + filters * 10 + size);
+      const T t = T().input(1, size, size, 19).filters(filters).kernel(4, 4).strides(2, 2)
+                      .padding("same");
+      SCOPED_TRACE(t.Describe(DataFormat::kChannelsLast));
+      auto layer = t.MakeLayer(DataFormat::kChannelsLast, rng);
+      ASSERT_NE(layer, nullptr);
+      constexpr int kBatch = 11;
+      const Shape4 shape{kBatch, size, size, 19};
+      const Shape4 out_shape = layer->OutputShape(shape).value();
+      const int64_t in_size = Elements(shape) / kBatch, out_size = Elements(out_shape) / kBatch;
+      const std::vector<float> input = RandomFloats(Elements(shape), 1.0f, rng);
+      for (int threads : {1, 2, 3}) {
+        std::vector<float> batched(Elements(out_shape));
+        ASSERT_OK(layer->Run(input, shape, absl::MakeSpan(batched), PoolWithThreads(threads)));
+        for (int e = 0; e < kBatch; ++e) {
+          std::vector<float> alone(out_size);
+          ASSERT_OK(layer->Run(absl::MakeConstSpan(input).subspan(e * in_size, in_size),
+                               {1, size, size, 19}, absl::MakeSpan(alone), PoolWithThreads(1)));
+          EXPECT_EQ(0, std::memcmp(alone.data(), &batched[e * out_size],
+                                   out_size * sizeof(float)))
+              << "example " << e << " of " << kBatch << " with " << threads << " threads";
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, FastConvTest, ::testing::Values("avx512", "avx2", "scalar"),
+                         [](const ::testing::TestParamInfo<std::string>& isa) {
+                           return isa.param;
+                         });
+
+}  // namespace
+}  // namespace tconv::testing
