@@ -1,6 +1,7 @@
 // Client construction, the status conversion and the control plane (tconv.v1.LayerService).
 #include "tconv/client/client.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -30,6 +31,31 @@ void PrepareContext(const Options& options, const CallOptions& call, grpc::Clien
   for (const auto& [key, value] : options.metadata) context.AddMetadata(key, value);
 }
 
+namespace {
+
+// gRPC's rules for custom metadata: lower-case keys of [0-9a-z_.-]; printable ASCII values
+// unless the key ends in "-bin". gRPC refuses other metadata only once a call is made;
+// checking at Create gives one clear error instead.
+absl::Status ValidateMetadata(const std::vector<std::pair<std::string, std::string>>& metadata) {
+  for (const auto& [key, value] : metadata) {
+    const bool key_ok = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    });
+    const bool binary = key.size() > 4 && key.compare(key.size() - 4, 4, "-bin") == 0;
+    const bool value_ok = binary || std::all_of(value.begin(), value.end(),
+                                                [](char c) { return c >= 0x20 && c <= 0x7e; });
+    if (!key_ok || !value_ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Options.metadata entry \"", key,
+                       "\" is not valid gRPC metadata (keys: lower-case "
+                       "[0-9a-z_.-]; values: printable ASCII unless the key ends in -bin)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::string_view target, Options options) {
   if (target.empty()) return absl::InvalidArgumentError("client target must not be empty");
   if (options.default_timeout <= absl::ZeroDuration()) {
@@ -40,6 +66,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::string_view target, 
     return absl::InvalidArgumentError(absl::StrCat(
         "Options.max_message_bytes must be positive, got ", options.max_message_bytes));
   }
+  RETURN_IF_ERROR(ValidateMetadata(options.metadata));
   grpc::ChannelArguments args;
   // Every resolved address gets a connection and calls rotate over them: behind a Kubernetes
   // headless service (dns:///) that spreads one client's load over every replica.

@@ -238,6 +238,14 @@ TEST(ClientCreateTest, RefusesBadTargetsAndOptions) {
   options.max_message_bytes = 0;
   EXPECT_THAT(Client::Create("127.0.0.1:1", options),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_message_bytes")));
+  options = {};
+  options.metadata = {{"Authorization", "Bearer x"}};
+  EXPECT_THAT(Client::Create("127.0.0.1:1", options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Authorization")));
+  options.metadata = {{"authorization", "Bearer \n"}};
+  EXPECT_THAT(Client::Create("127.0.0.1:1", options), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.metadata = {{"authorization", "Bearer x"}, {"trace-bin", std::string("\0\1", 2)}};
+  EXPECT_OK(Client::Create("127.0.0.1:1", options));
 }
 
 }  // namespace
