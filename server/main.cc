@@ -18,15 +18,16 @@
 #include "absl/time/time.h"
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
-#include "server/core/metrics_observer.h"
 #include "server/grpc/server.h"
+#include "server/metrics/prometheus_metrics.h"
 #include "tconv/kernel/status_macros.h"
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:8001",
           "HOST:PORT for gRPC (8001: the Open Inference Protocol's conventional port); "
           "port 0 picks a free port, printed once serving");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:8002",
-          "HOST:PORT for Prometheus metrics (/metrics)");
+          "HOST:PORT for Prometheus metrics (/metrics); port 0 picks a free port, printed once "
+          "serving; the server refuses to start when it cannot be bound");
 ABSL_FLAG(std::string, model_repository, "./model_repository",
           "directory of the layers to serve and persist (created when missing)");
 ABSL_FLAG(int, threads, 0, "compute threads for all layers together; 0 = the CPUs available");
@@ -49,7 +50,7 @@ namespace {
 
 // The process' components, destroyed in reverse order of creation.
 struct Process {
-  std::unique_ptr<MetricsObserver> metrics;  // null until server/metrics is wired in
+  std::unique_ptr<PrometheusMetrics> metrics;
   std::unique_ptr<LayerManager> manager;
   std::unique_ptr<Server> server;
 };
@@ -69,7 +70,10 @@ absl::Status StartProcess(Process& process) {
   executor_options.threads = absl::GetFlag(FLAGS_threads);
   ASSIGN_OR_RETURN(std::shared_ptr<BatchExecutor> executor,
                    BatchExecutor::Create(executor_options));
-  // Seam for server/metrics: a PrometheusMetrics on --metrics_address goes here.
+  PrometheusMetrics::Options metrics_options;
+  metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
+  metrics_options.version = TCONV_VERSION;
+  ASSIGN_OR_RETURN(process.metrics, PrometheusMetrics::Create(std::move(metrics_options)));
   LayerManager::Options manager_options;
   manager_options.repository_dir = absl::GetFlag(FLAGS_model_repository);
   manager_options.default_batching = batching;
@@ -91,6 +95,12 @@ absl::Status StartProcess(Process& process) {
   return absl::OkStatus();
 }
 
+// --metrics_address with the port actually bound (the chosen one when the flag said 0).
+std::string MetricsAddress(const PrometheusMetrics& metrics) {
+  const std::string flag = absl::GetFlag(FLAGS_metrics_address);
+  return absl::StrCat(flag.substr(0, flag.rfind(':')), ":", metrics.port());
+}
+
 // Blocks SIGTERM and SIGINT in every thread (call before any thread starts) so that the main
 // thread can take them synchronously with sigwait: no work happens in a signal handler.
 sigset_t BlockShutdownSignals() {
@@ -110,8 +120,7 @@ int Run() {
     return 1;
   }
   std::printf("tconv-server serving grpc=%s metrics=%s repository=%s\n",
-              process.server->address().c_str(),
-              process.metrics ? absl::GetFlag(FLAGS_metrics_address).c_str() : "off",
+              process.server->address().c_str(), MetricsAddress(*process.metrics).c_str(),
               absl::GetFlag(FLAGS_model_repository).c_str());
   std::fflush(stdout);
   int signal_number = 0;

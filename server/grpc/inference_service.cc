@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/grpc/oip_codec.h"
 #include "server/grpc/status_edge.h"
+#include "tconv/kernel/status_macros.h"
 
 namespace tconv::server {
 namespace {
@@ -53,17 +54,18 @@ grpc::ServerUnaryReactor* InferenceService::ServerLive(CallContext* context,
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* InferenceService::ServerReady(
-    CallContext* context, const inference::ServerReadyRequest*,
-    inference::ServerReadyResponse* response) {
+grpc::ServerUnaryReactor* InferenceService::ServerReady(CallContext* context,
+                                                        const inference::ServerReadyRequest*,
+                                                        inference::ServerReadyResponse* response) {
   response->set_ready(ready_.load());
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* InferenceService::ModelReady(
-    CallContext* context, const inference::ModelReadyRequest* request,
-    inference::ModelReadyResponse* response) {
-  response->set_ready(ready_.load() && CheckModelVersion(request->name(), request->version()).ok() &&
+grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
+                                                       const inference::ModelReadyRequest* request,
+                                                       inference::ModelReadyResponse* response) {
+  response->set_ready(ready_.load() &&
+                      CheckModelVersion(request->name(), request->version()).ok() &&
                       options_.manager->FindLayer(request->name()).ok());
   return FinishNow(context, absl::OkStatus());
 }
@@ -87,9 +89,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
   return FinishNow(context, layer.status());
 }
 
-grpc::ServerUnaryReactor* InferenceService::ModelInfer(
-    CallContext* context, const inference::ModelInferRequest* request,
-    inference::ModelInferResponse* response) {
+grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
+                                                       const inference::ModelInferRequest* request,
+                                                       inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   {
@@ -137,22 +139,23 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     CallContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  absl::Status status = CheckRepositoryName(request->repository_name());
-  if (status.ok() && request->parameters().empty()) {
-    status = options_.manager->LoadFromRepository(request->model_name());
-  } else if (status.ok()) {
-    absl::StatusOr<LayerSpec> spec = DecodeRepositoryLoad(*request);
-    status = spec.ok() ? options_.manager->CreateLayer(*std::move(spec)).status() : spec.status();
-  }
-  return FinishNow(context, status);
+  return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
+    RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));
+    if (request->parameters().empty()) {
+      return options_.manager->LoadFromRepository(request->model_name());
+    }
+    ASSIGN_OR_RETURN(LayerSpec spec, DecodeRepositoryLoad(*request));
+    return options_.manager->CreateLayer(std::move(spec)).status();
+  });
 }
 
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     CallContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  absl::Status status = CheckRepositoryName(request->repository_name());
-  if (status.ok()) status = options_.manager->Unload(request->model_name());
-  return FinishNow(context, status);
+  return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
+    RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));
+    return options_.manager->Unload(request->model_name());
+  });
 }
 
 }  // namespace tconv::server

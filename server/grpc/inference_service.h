@@ -13,13 +13,16 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
 
 class InferenceService final : public inference::GRPCInferenceService::CallbackService {
  public:
   struct Options {
-    LayerManager* manager = nullptr;      // required; must outlive the service
+    LayerManager* manager = nullptr;  // required; must outlive the service
+    // Required; runs RepositoryModelLoad/Unload (repository writes); must outlive the service.
+    SerialExecutor* control = nullptr;
     MetricsObserver* observer = nullptr;  // may be null; gets one OnRequest per ModelInfer
     std::string version;                  // ServerMetadata.version
   };
@@ -52,9 +55,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelInfer(CallContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
-  grpc::ServerUnaryReactor* RepositoryIndex(
-      CallContext* context, const inference::RepositoryIndexRequest* request,
-      inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(CallContext* context,
+                                            const inference::RepositoryIndexRequest* request,
+                                            inference::RepositoryIndexResponse* response) override;
   grpc::ServerUnaryReactor* RepositoryModelLoad(
       CallContext* context, const inference::RepositoryModelLoadRequest* request,
       inference::RepositoryModelLoadResponse* response) override;
@@ -64,8 +67,8 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
 
  private:
   // Records the finished ModelInfer and finishes its reactor.
-  void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,
-                   absl::Time start, const absl::Status& status);
+  void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model, absl::Time start,
+                   const absl::Status& status);
 
   const Options options_;
   std::atomic<bool> ready_{false};

@@ -46,7 +46,8 @@ absl::Status DecodeWeights(const tconv::v1::CreateLayerRequest& request, LayerSp
   if (!fits || elements != static_cast<int64_t>(spec.kernel.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "kernel_shape (", absl::StrJoin(spec.kernel_shape, ", "), ") does not describe the ",
-        spec.kernel.size(), " float32 values of kernel; expected 4 positive dimensions "
+        spec.kernel.size(),
+        " float32 values of kernel; expected 4 positive dimensions "
         "(kernel_height, kernel_width, filters, in_channels) whose product is that count"));
   }
   return absl::OkStatus();
@@ -122,8 +123,8 @@ void EncodeLayer(const LayerInfo& info, tconv::v1::Layer* layer) {
   layer->set_weight_checksum(info.weight_checksum);
   const int64_t seconds = absl::ToUnixSeconds(info.created);  // rounds down: nanos >= 0
   layer->mutable_created()->set_seconds(seconds);
-  layer->mutable_created()->set_nanos(static_cast<int32_t>(
-      (info.created - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  layer->mutable_created()->set_nanos(
+      static_cast<int32_t>((info.created - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
   EncodeBatching(info.batching, layer->mutable_batching());
   EncodeShapeRule(info, layer->mutable_shape_rule());
 }

@@ -14,9 +14,9 @@ namespace {
 
 absl::StatusOr<Shape4> DecodeInputShape(const tconv::v1::GetLayerRequest& request) {
   if (request.input_shape_size() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input_shape has ", request.input_shape_size(),
-        " dimensions; expected 4 in the layer's data_format"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input_shape has ", request.input_shape_size(),
+                     " dimensions; expected 4 in the layer's data_format"));
   }
   return Shape4{request.input_shape(0), request.input_shape(1), request.input_shape(2),
                 request.input_shape(3)};
@@ -42,11 +42,12 @@ LayerService::LayerService(Options options) : options_(std::move(options)) {}
 grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
                                                     const tconv::v1::CreateLayerRequest* request,
                                                     tconv::v1::CreateLayerResponse* response) {
-  absl::StatusOr<LayerSpec> spec = DecodeLayerSpec(*request, options_.default_batching);
-  if (!spec.ok()) return FinishNow(context, spec.status());
-  absl::StatusOr<LayerInfo> info = options_.manager->CreateLayer(*std::move(spec));
-  if (info.ok()) EncodeLayer(*info, response->mutable_layer());
-  return FinishNow(context, info.status());
+  return FinishLater(*options_.control, context, [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(LayerSpec spec, DecodeLayerSpec(*request, options_.default_batching));
+    ASSIGN_OR_RETURN(LayerInfo info, options_.manager->CreateLayer(std::move(spec)));
+    EncodeLayer(info, response->mutable_layer());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
@@ -68,7 +69,8 @@ grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::DeleteLayer(CallContext* context,
                                                     const tconv::v1::DeleteLayerRequest* request,
                                                     tconv::v1::DeleteLayerResponse*) {
-  return FinishNow(context, options_.manager->DeleteLayer(request->name()));
+  return FinishLater(*options_.control, context,
+                     [this, request] { return options_.manager->DeleteLayer(request->name()); });
 }
 
 }  // namespace tconv::server

@@ -1,11 +1,13 @@
-// The control plane: tconv.v1.LayerService over a LayerManager. Each call is a short,
-// synchronous core operation (validation, weight packing, an atomic write to the repository),
-// answered on the gRPC thread that received it; inference never waits on it.
+// The control plane: tconv.v1.LayerService over a LayerManager. Writes (create, replace,
+// delete: validation, weight packing, an fsynced write to the repository) run on the server's
+// SerialExecutor, not on gRPC's threads; reads are answered at once. Inference never waits on
+// either.
 #ifndef TCONV_SERVER_GRPC_LAYER_SERVICE_H_
 #define TCONV_SERVER_GRPC_LAYER_SERVICE_H_
 
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
+#include "server/grpc/serial_executor.h"
 #include "tconv/v1/layer_service.grpc.pb.h"
 
 namespace tconv::server {
@@ -13,7 +15,8 @@ namespace tconv::server {
 class LayerService final : public tconv::v1::LayerService::CallbackService {
  public:
   struct Options {
-    LayerManager* manager = nullptr;  // required; must outlive the service
+    LayerManager* manager = nullptr;    // required; must outlive the service
+    SerialExecutor* control = nullptr;  // required; runs the writes; must outlive the service
     // Fills the batching fields a CreateLayer leaves at 0 (the server's --max_batch_size ...).
     BatchingOptions default_batching;
   };

@@ -26,20 +26,21 @@ std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
 // 4 positive dimensions whose product stays within the kernel's tensor limit.
 absl::StatusOr<Shape4> DecodeShape(const ModelInferRequest::InferInputTensor& input) {
   if (input.shape_size() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", input.name(), "' has shape ", ShapeString(input.shape()), " of rank ",
-        input.shape_size(), "; expected rank 4: [batch, height, width, channels] for "
-        "channels_last or [batch, channels, height, width] for channels_first"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input '", input.name(), "' has shape ", ShapeString(input.shape()),
+                     " of rank ", input.shape_size(),
+                     "; expected rank 4: [batch, height, width, channels] for "
+                     "channels_last or [batch, channels, height, width] for channels_first"));
   }
   Shape4 shape;
   int64_t elements = 1;
   for (int i = 0; i < 4; ++i) {
     shape[i] = input.shape(i);
     if (shape[i] < 1 || shape[i] > LayerLimits::kMaxTensorElements / elements) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", input.name(), "' has shape ", ShapeString(input.shape()),
-          "; expected every dimension >= 1 and at most ", LayerLimits::kMaxTensorElements,
-          " elements in all"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", input.name(), "' has shape ", ShapeString(input.shape()),
+                       "; expected every dimension >= 1 and at most ",
+                       LayerLimits::kMaxTensorElements, " elements in all"));
     }
     elements *= shape[i];
   }
@@ -61,27 +62,26 @@ absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request
     if (request.raw_input_contents_size() != 1 || typed > 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "expected the input either in raw_input_contents (exactly one entry) or in typed "
-          "contents, got ", request.raw_input_contents_size(), " raw entries and ", typed,
-          " typed values"));
+          "contents, got ",
+          request.raw_input_contents_size(), " raw entries and ", typed, " typed values"));
     }
     const std::string& raw = request.raw_input_contents(0);
     const int64_t expected = elements * static_cast<int64_t>(sizeof(float));
     if (static_cast<int64_t>(raw.size()) != expected) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "raw_input_contents of input '", input.name(), "' has ", raw.size(),
-          " bytes; shape ", ShapeString(input.shape()), " of FP32 needs exactly ", expected));
+          "raw_input_contents of input '", input.name(), "' has ", raw.size(), " bytes; shape ",
+          ShapeString(input.shape()), " of FP32 needs exactly ", expected));
     }
     std::vector<float> values(elements);
     std::memcpy(values.data(), raw.data(), raw.size());
     return values;
   }
-  if (OtherTypedValues(input.contents()) > 0 ||
-      input.contents().fp32_contents_size() != elements) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input '", input.name(), "' has ", input.contents().fp32_contents_size(),
-        " fp32_contents values and ", OtherTypedValues(input.contents()),
-        " values of other types; shape ", ShapeString(input.shape()), " needs exactly ",
-        elements, " fp32_contents values (or raw_input_contents)"));
+  if (OtherTypedValues(input.contents()) > 0 || input.contents().fp32_contents_size() != elements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input '", input.name(), "' has ", input.contents().fp32_contents_size(),
+                     " fp32_contents values and ", OtherTypedValues(input.contents()),
+                     " values of other types; shape ", ShapeString(input.shape()),
+                     " needs exactly ", elements, " fp32_contents values (or raw_input_contents)"));
   }
   return std::vector<float>(input.contents().fp32_contents().begin(),
                             input.contents().fp32_contents().end());
@@ -89,10 +89,9 @@ absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request
 
 absl::Status CheckTensorNames(const ModelInferRequest& request) {
   if (request.inputs_size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", request.model_name(), "' has ",
-                                                   request.inputs_size(),
-                                                   " inputs in the request; expected exactly 1, '",
-                                                   kInputName, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", request.model_name(), "' has ", request.inputs_size(),
+                     " inputs in the request; expected exactly 1, '", kInputName, "'"));
   }
   const auto& input = request.inputs(0);
   if (input.name() != kInputName) {
@@ -105,9 +104,9 @@ absl::Status CheckTensorNames(const ModelInferRequest& request) {
   }
   for (const auto& output : request.outputs()) {
     if (output.name() != kOutputName) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown output '", output.name(), "' requested; the model's output is '",
-          kOutputName, "'"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown output '", output.name(),
+                                                     "' requested; the model's output is '",
+                                                     kOutputName, "'"));
     }
   }
   return absl::OkStatus();
@@ -122,8 +121,7 @@ void SetTensorMetadata(absl::string_view name, const std::array<int64_t, 4>& sha
 
 // One parameter of a RepositoryModelLoad that carries a layer, applied to `spec`.
 absl::Status ApplyLoadParameter(const std::string& key,
-                                const inference::ModelRepositoryParameter& value,
-                                LayerSpec& spec) {
+                                const inference::ModelRepositoryParameter& value, LayerSpec& spec) {
   using Choice = inference::ModelRepositoryParameter;
   const auto wrong_type = [&key](absl::string_view expected) {
     return absl::InvalidArgumentError(
@@ -149,9 +147,9 @@ absl::Status ApplyLoadParameter(const std::string& key,
       spec.in_channels = value.int64_param();
     }
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown parameter '", key, "'; expected 'config', 'file:kernel.npy', "
-        "'file:bias.npy', 'in_channels' or 'seed'"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown parameter '", key,
+                                                   "'; expected 'config', 'file:kernel.npy', "
+                                                   "'file:bias.npy', 'in_channels' or 'seed'"));
   }
   return absl::OkStatus();
 }
@@ -184,8 +182,8 @@ void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult
   output->set_name(std::string(kOutputName));
   output->set_datatype(std::string(kDatatype));
   for (int64_t dim : result.shape) output->add_shape(dim);
-  response->add_raw_output_contents()->assign(
-      reinterpret_cast<const char*>(result.output.data()), result.output.size() * sizeof(float));
+  response->add_raw_output_contents()->assign(reinterpret_cast<const char*>(result.output.data()),
+                                              result.output.size() * sizeof(float));
 }
 
 void EncodeModelMetadata(absl::string_view name, const Conv2DTranspose& layer,

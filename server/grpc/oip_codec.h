@@ -38,8 +38,8 @@ absl::Status CheckModelVersion(absl::string_view model, absl::string_view versio
 absl::StatusOr<InferenceRequest> DecodeInferRequest(const inference::ModelInferRequest& request);
 
 // Fills the response with the result in raw form (raw_output_contents) and echoes the id.
-void EncodeInferResponse(const inference::ModelInferRequest& request,
-                         const InferenceResult& result, inference::ModelInferResponse* response);
+void EncodeInferResponse(const inference::ModelInferRequest& request, const InferenceResult& result,
+                         inference::ModelInferResponse* response);
 
 // Input/output tensor metadata of a layer, -1 for the dimensions that vary per request.
 void EncodeModelMetadata(absl::string_view name, const Conv2DTranspose& layer,
@@ -53,7 +53,8 @@ void EncodeRepositoryIndex(const std::vector<RepositoryEntry>& entries, bool rea
 // optionally "file:kernel.npy" / "file:bias.npy" (bytes, float32 .npy) or "in_channels" and
 // "seed" (int64) for initializer-drawn weights. Creates or replaces (replace = true).
 // INVALID_ARGUMENT for an unknown parameter or one of the wrong type.
-absl::StatusOr<LayerSpec> DecodeRepositoryLoad(const inference::RepositoryModelLoadRequest& request);
+absl::StatusOr<LayerSpec> DecodeRepositoryLoad(
+    const inference::RepositoryModelLoadRequest& request);
 
 }  // namespace tconv::server
 

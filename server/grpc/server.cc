@@ -22,8 +22,8 @@ constexpr const char* kHealthServices[] = {"", "inference.GRPCInferenceService",
 // "0.0.0.0:0" with port 8123 -> "0.0.0.0:8123".
 std::string WithPort(const std::string& address, int port) {
   const size_t colon = address.rfind(':');
-  return absl::StrCat(address.substr(0, colon == std::string::npos ? address.size() : colon),
-                      ":", port);
+  return absl::StrCat(address.substr(0, colon == std::string::npos ? address.size() : colon), ":",
+                      port);
 }
 
 }  // namespace
@@ -46,9 +46,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Options options) {
 Server::Server(Options options)
     : options_(std::move(options)),
       inference_service_(std::make_unique<InferenceService>(InferenceService::Options{
-          options_.manager, options_.observer, options_.version})),
+          options_.manager, &control_, options_.observer, options_.version})),
       layer_service_(std::make_unique<LayerService>(
-          LayerService::Options{options_.manager, options_.default_batching})) {}
+          LayerService::Options{options_.manager, &control_, options_.default_batching})) {}
 
 Server::~Server() { Shutdown(absl::Now()); }
 
@@ -72,9 +72,9 @@ absl::Status Server::Start() {
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on grpc_address '", options_.grpc_address,
-                     "' (in use, or not an address of this machine?)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on grpc_address '",
+                                               options_.grpc_address,
+                                               "' (in use, or not an address of this machine?)"));
   }
   // The default health service starts SERVING; nothing is ready before MarkReady().
   SetHealth(false);

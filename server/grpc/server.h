@@ -23,6 +23,7 @@
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
 
@@ -84,6 +85,7 @@ class Server {
   void SetHealth(bool serving);
 
   const Options options_;
+  SerialExecutor control_;  // declared first: outlives the services and the gRPC server
   std::unique_ptr<InferenceService> inference_service_;
   std::unique_ptr<LayerService> layer_service_;
   std::unique_ptr<grpc::Server> server_;

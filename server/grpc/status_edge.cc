@@ -8,8 +8,7 @@ namespace tconv::server {
 // numbers, and absl::Status never holds another value (it stores unknown ones as UNKNOWN).
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,

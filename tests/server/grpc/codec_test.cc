@@ -61,8 +61,8 @@ TEST(OipCodecTest, DecodesRawAndTypedAlike) {
   }
   typed.add_raw_input_contents();
   typed.add_raw_input_contents();
-  EXPECT_THAT(DecodeInferRequest(typed), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                  HasSubstr("2 raw entries")));
+  EXPECT_THAT(DecodeInferRequest(typed),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("2 raw entries")));
 }
 
 TEST(LayerCodecTest, UnsetBatchingLeavesTheChoiceToTheServer) {

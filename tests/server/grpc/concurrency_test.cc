@@ -19,7 +19,7 @@ namespace {
 constexpr char kConfig[] = R"({"filters": 6, "kernel_size": 3, "strides": 2, "padding": "same",
                                "bias_initializer": "random_normal"})";
 constexpr int kInferThreads = 3;
-constexpr int kAdminRounds = 40;  // bounded in count ...
+constexpr int kAdminRounds = 40;                        // bounded in count ...
 const absl::Duration kMaxDuration = absl::Seconds(30);  // ... and in time
 
 class Tally {

@@ -69,8 +69,8 @@ uint64_t Fnv1a(const std::string& kernel, const std::string& bias) {
 TEST_F(LayerServiceTest, CreateGetListDelete) {
   const absl::Time before = absl::Now() - absl::Seconds(1);
   tconv::v1::CreateLayerResponse created;
-  ASSERT_OK(ToAbsl(server_->layers().CreateLayer(
-      Context().get(), SeededLayer("g2", kDcganG2, 128, 3), &created)));
+  ASSERT_OK(ToAbsl(server_->layers().CreateLayer(Context().get(),
+                                                 SeededLayer("g2", kDcganG2, 128, 3), &created)));
   const tconv::v1::Layer& layer = created.layer();
   EXPECT_EQ(layer.name(), "g2");
   EXPECT_EQ(nlohmann::json::parse(layer.config_json())["filters"], 64);
@@ -138,15 +138,22 @@ int64_t KerasOutputLength(int64_t n, int64_t k, int64_t s, int64_t d, bool same,
 }
 
 TEST_F(LayerServiceTest, ShapeRuleMatchesKeras) {
-  struct Case { int64_t k, s, d; bool same; int64_t op; };  // op < 0: None
+  struct Case {
+    int64_t k, s, d;
+    bool same;
+    int64_t op;
+  };  // op < 0: None
   const std::vector<Case> cases = {{5, 2, 1, true, -1}, {2, 3, 1, false, -1}, {5, 3, 1, true, 0},
                                    {5, 3, 1, true, 2},  {3, 1, 2, false, -1}, {4, 1, 3, true, -1},
                                    {3, 2, 1, false, 1}, {1, 4, 1, false, -1}};
   int index = 0;
   for (const Case& c : cases) {
     const std::string name = "rule" + std::to_string(index++);
-    nlohmann::json config = {{"filters", 2}, {"kernel_size", {c.k, c.k}}, {"strides", {c.s, c.s}},
-                             {"dilation_rate", {c.d, c.d}}, {"padding", c.same ? "same" : "valid"}};
+    nlohmann::json config = {{"filters", 2},
+                             {"kernel_size", {c.k, c.k}},
+                             {"strides", {c.s, c.s}},
+                             {"dilation_rate", {c.d, c.d}},
+                             {"padding", c.same ? "same" : "valid"}};
     config["output_padding"] = c.op < 0 ? nlohmann::json(nullptr) : nlohmann::json({c.op, c.op});
     SCOPED_TRACE(config.dump());
     ASSERT_OK(CreateLayer(*server_, SeededLayer(name, config.dump(), 3, 1)));
@@ -163,8 +170,8 @@ TEST_F(LayerServiceTest, ShapeRuleMatchesKeras) {
     }
   }
   EXPECT_THAT(Get("rule0", {1, 4, 4, 7}), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(Get("rule0", {4, 4, 3}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                HasSubstr("expected 4")));
+  EXPECT_THAT(Get("rule0", {4, 4, 3}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected 4")));
 }
 
 TEST_F(LayerServiceTest, DuplicateNameAndReplace) {

@@ -2,8 +2,8 @@
 // conformance cases, and each bad request with its exact status code.
 #include <cctype>
 #include <cmath>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,8 +76,7 @@ TEST_F(OipTest, ModelReadyAndMetadataFollowTheLayer) {
     request.set_name(name);
     request.set_version(version);
     inference::ModelMetadataResponse response;
-    absl::Status status =
-        ToAbsl(server_->oip().ModelMetadata(Context().get(), request, &response));
+    absl::Status status = ToAbsl(server_->oip().ModelMetadata(Context().get(), request, &response));
     return status.ok() ? absl::StatusOr<inference::ModelMetadataResponse>(response) : status;
   };
   auto g3 = metadata("g3", "");
@@ -142,7 +141,8 @@ TEST_F(OipTest, GoldenCasesThroughTheServer) {
     auto request = RawInfer(name, c["input_shape"].get<std::vector<int64_t>>(), input);
     if (cases % 2 == 1) {  // the typed form
       request.clear_raw_input_contents();
-      for (float value : input) request.mutable_inputs(0)->mutable_contents()->add_fp32_contents(value);
+      for (float value : input)
+        request.mutable_inputs(0)->mutable_contents()->add_fp32_contents(value);
     }
     request.set_id("req-" + name);
     auto response = Infer(*server_, request);
@@ -189,26 +189,34 @@ TEST_F(OipTest, BadRequestsGetExactCodes) {
        absl::StatusCode::kInvalidArgument, ">= 1"},
       {"byte size", [](auto& r) { r.mutable_raw_input_contents(0)->resize(4 * 4 * 64 * 4 - 4); },
        absl::StatusCode::kInvalidArgument, "needs exactly 4096"},
-      {"channels", [](auto& r) {
+      {"channels",
+       [](auto& r) {
          r.mutable_inputs(0)->set_shape(3, 32);
          r.mutable_inputs(0)->set_shape(2, 8);
-       }, absl::StatusCode::kInvalidArgument, "64"},
+       },
+       absl::StatusCode::kInvalidArgument, "64"},
       {"input name", [](auto& r) { r.mutable_inputs(0)->set_name("x"); },
        absl::StatusCode::kInvalidArgument, "unknown input 'x'"},
       {"output name", [](auto& r) { r.add_outputs()->set_name("y"); },
        absl::StatusCode::kInvalidArgument, "unknown output 'y'"},
       {"two inputs", [](auto& r) { *r.add_inputs() = r.inputs(0); },
        absl::StatusCode::kInvalidArgument, "expected exactly 1"},
-      {"raw and typed", [](auto& r) { r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1); },
+      {"raw and typed",
+       [](auto& r) { r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1); },
        absl::StatusCode::kInvalidArgument, "either in raw_input_contents"},
-      {"typed count", [](auto& r) {
+      {"typed count",
+       [](auto& r) {
          r.clear_raw_input_contents();
          r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1);
-       }, absl::StatusCode::kInvalidArgument, "needs exactly 1024 fp32_contents"},
-      {"typed type", [](auto& r) {
+       },
+       absl::StatusCode::kInvalidArgument, "needs exactly 1024 fp32_contents"},
+      {"typed type",
+       [](auto& r) {
          r.clear_raw_input_contents();
-         for (int i = 0; i < 1024; ++i) r.mutable_inputs(0)->mutable_contents()->add_int_contents(1);
-       }, absl::StatusCode::kInvalidArgument, "1024 values of other types"},
+         for (int i = 0; i < 1024; ++i)
+           r.mutable_inputs(0)->mutable_contents()->add_int_contents(1);
+       },
+       absl::StatusCode::kInvalidArgument, "1024 values of other types"},
   };
   int64_t invalid = 0;
   for (const Case& c : cases) {
@@ -304,12 +312,14 @@ TEST_F(OipTest, RepositoryModelLoadCreatesALayerFromParameters) {
   EXPECT_EQ(RawOutput(*Infer(*server_, input)), RawOutput(*Infer(*server_, again)));
 
   parameters["seed"].set_string_param("7");
-  EXPECT_THAT(ToAbsl(server_->oip().RepositoryModelLoad(Context().get(), load, &loaded)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'seed' must be set as int64_param")));
+  EXPECT_THAT(
+      ToAbsl(server_->oip().RepositoryModelLoad(Context().get(), load, &loaded)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'seed' must be set as int64_param")));
   parameters.erase("seed");
   parameters["colour"].set_string_param("blue");
-  EXPECT_THAT(ToAbsl(server_->oip().RepositoryModelLoad(Context().get(), load, &loaded)),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown parameter 'colour'")));
+  EXPECT_THAT(
+      ToAbsl(server_->oip().RepositoryModelLoad(Context().get(), load, &loaded)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown parameter 'colour'")));
 }
 
 }  // namespace

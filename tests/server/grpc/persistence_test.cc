@@ -61,19 +61,23 @@ TEST(PersistenceTest, RestartRestoresEveryLayerBitIdentically) {
     auto server = StartOn(dir.path());
     ASSERT_NE(server, nullptr);
     ASSERT_OK(CreateLayer(*server, SeededLayer("seeded", R"({"filters": 8, "kernel_size": 5,
-        "strides": 2, "padding": "same", "activation": "tanh"})", 16, 42)));
+        "strides": 2, "padding": "same", "activation": "tanh"})",
+                                               16, 42)));
     auto request = SeededLayer("explicit", R"({"filters": 2, "kernel_size": [3, 2],
-        "strides": [1, 2], "output_padding": [0, 1], "activation": "gelu"})", 0, 0);
+        "strides": [1, 2], "output_padding": [0, 1], "activation": "gelu"})",
+                               0, 0);
     const std::vector<float> kernel = RandomValues(3 * 2 * 2 * 3, 7);
     const std::vector<float> bias = RandomValues(2, 8);
-    request.set_kernel(std::string(reinterpret_cast<const char*>(kernel.data()), kernel.size() * 4));
+    request.set_kernel(
+        std::string(reinterpret_cast<const char*>(kernel.data()), kernel.size() * 4));
     request.set_bias(std::string(reinterpret_cast<const char*>(bias.data()), bias.size() * 4));
     for (int64_t dim : {3, 2, 2, 3}) request.add_kernel_shape(dim);
     request.mutable_batching()->set_max_batch_size(3);
     ASSERT_OK(CreateLayer(*server, request));
     ASSERT_OK(CreateLayer(*server, SeededLayer("first", R"({"filters": 3, "kernel_size": 3,
         "data_format": "channels_first", "kernel_initializer": "he_normal",
-        "bias_initializer": "random_uniform"})", 5, 9)));
+        "bias_initializer": "random_uniform"})",
+                                               5, 9)));
     for (Served& served : layers) Observe(*server, served);
   }
   auto server = StartOn(dir.path());

@@ -88,9 +88,8 @@ class Child {
 
 TEST(ServerBinaryTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   TempDir dir;
-  Child server({TCONV_SERVER_BINARY, "--grpc_address=127.0.0.1:0",
-                "--metrics_address=127.0.0.1:0", "--model_repository=" + dir.path(),
-                "--threads=1", "--drain_timeout=20s"});
+  Child server({TCONV_SERVER_BINARY, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                "--model_repository=" + dir.path(), "--threads=1", "--drain_timeout=20s"});
   ASSERT_TRUE(server.started());
   const std::string line = server.ReadLine(absl::Seconds(30));
   const size_t at = line.find("grpc=");

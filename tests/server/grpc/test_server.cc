@@ -13,8 +13,7 @@
 
 namespace tconv::server::testing {
 
-void RecordingObserver::OnRequest(std::string_view layer, absl::StatusCode code,
-                                  absl::Duration) {
+void RecordingObserver::OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) {
   absl::MutexLock lock(&mu_);
   ++counts_[{std::string(layer), code}];
 }
@@ -93,8 +92,7 @@ std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
 }
 
 absl::Status ToAbsl(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {

@@ -28,8 +28,8 @@ namespace tconv::server::testing {
 class RecordingObserver final : public MetricsObserver {
  public:
   void OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) override;
-  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration,
-               const absl::Duration*, int64_t) override;
+  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration, const absl::Duration*,
+               int64_t) override;
   void OnQueueDepth(std::string_view, int64_t) override {}
   void OnLayerAdded(std::string_view) override {}
   void OnLayerRemoved(std::string_view) override {}
