@@ -57,20 +57,21 @@ void ReferenceConv2DTranspose(const LayerConfig& config, const LayerWeights& wei
 
   std::vector<double> full(static_cast<size_t>(h.full * w.full * filters));
   for (int64_t b = 0; b < batch; ++b) {
-    // Scatter: input pixel (i, j) adds value * kernel[p, q, f, c] at (i*s + p*d, j*s + q*d).
+    // Scatter: input pixel (i, j) adds sum_c input[b, i, j, c] * kernel[p, q, f, c] at
+    // (i*s + p*d, j*s + q*d). The sum over c runs innermost (contiguous in the kernel).
     std::fill(full.begin(), full.end(), 0.0);
     for (int64_t i = 0; i < h.n; ++i) {
       for (int64_t j = 0; j < w.n; ++j) {
-        for (int64_t c = 0; c < channels; ++c) {
-          const double value = input[input_at(b, i, j, c)];
-          for (int64_t p = 0; p < h.k; ++p) {
-            for (int64_t q = 0; q < w.k; ++q) {
-              const int64_t y = i * h.s + p * h.d;
-              const int64_t x = j * w.s + q * w.d;
-              double* target = &full[static_cast<size_t>((y * w.full + x) * filters)];
-              for (int64_t f = 0; f < filters; ++f) {
-                target[f] += value * weights.kernel[kernel_at(p, q, f, c)];
+        for (int64_t p = 0; p < h.k; ++p) {
+          for (int64_t q = 0; q < w.k; ++q) {
+            const int64_t y = i * h.s + p * h.d;
+            const int64_t x = j * w.s + q * w.d;
+            for (int64_t f = 0; f < filters; ++f) {
+              double sum = 0;
+              for (int64_t c = 0; c < channels; ++c) {
+                sum += double{input[input_at(b, i, j, c)]} * weights.kernel[kernel_at(p, q, f, c)];
               }
+              full[static_cast<size_t>((y * w.full + x) * filters + f)] += sum;
             }
           }
         }
