@@ -150,6 +150,25 @@ TEST(ConformanceParseTest, RefusesMalformedLinesWithAReason) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expect_error")));
 }
 
+TEST(KernelBackendTest, RefusesInputOfRankOtherThanFour) {
+  KernelBackend backend(Implementation::kFast, ComputePool::Default());
+  ConformanceCase c;
+  c.config_json = R"({"filters": 1, "kernel_size": 1})";
+  c.kernel = std::vector<float>{1.0f};
+  c.bias = {0.0f};
+  for (std::vector<int64_t> shape : {std::vector<int64_t>{1, 3, 3}, {1, 1, 3, 3, 1}}) {
+    c.input_shape = shape;
+    c.input = std::vector<float>(9, 1.0f);
+    EXPECT_THAT(backend.Run(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("input must have rank 4, got rank")));
+  }
+  c.input_shape = {1, 3, 3, 1};
+  EXPECT_OK(backend.Run(c));
+  c.input_shape = {1, 3, 3, 2};  // 2 channels: the 1-element kernel does not fit
+  c.input = std::vector<float>(18, 1.0f);
+  EXPECT_THAT(backend.Run(c), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(ConformanceRunnerTest, MalformedLinesAndMissingFilesAreFailuresNotCrashes) {
   const std::string path = std::string(TCONV_BINARY_DIR) + "/conformance_runner_test.jsonl";
   {
