@@ -20,6 +20,14 @@
 #include "testing/status_matchers.h"
 #include "tests/server/core/batcher_test_util.h"
 
+// ThreadSanitizer: Debian's oneTBB is not instrumented and recycles its internal memory (e.g.
+// a torn-down task_arena's) through its own allocator, which TSan cannot see; setting up the
+// next arena on another thread then shows as a race inside libtbb. Those reports, and only
+// those, are suppressed; races in tconv code still fail the run.
+#if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_suppressions() { return "race:libtbb.so\n"; }
+#endif
+
 namespace tconv::server {
 namespace {
 
@@ -317,27 +325,33 @@ TEST_P(BatcherTest, ManySubmittersWithMixedShapesAllGetTheirOwnRows) {
   constexpr int kThreads = 6, kPerThread = 8;
   const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
   SCOPED_TRACE(absl::StrCat("reproduce with --gtest_random_seed=", seed));
+  // Drawn and run alone up front, on this thread: short-lived threads entering TBB trip
+  // ThreadSanitizer false positives inside the (uninstrumented) TBB library.
+  std::vector<std::vector<InferenceRequest>> requests(kThreads);
+  std::vector<std::vector<Expected>> expected(kThreads);
+  std::mt19937 rng(seed);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const int64_t batch = 1 + rng() % 3;
+      requests[t].push_back(rng() % 2 ? RandomRequest({batch, 4, 4, 3}, rng())
+                                      : RandomRequest({batch, 2, 5, 3}, rng()));
+      expected[t].push_back(RunAlone(*layer_, requests[t].back()));
+    }
+  }
   std::vector<std::thread> threads;
-  std::atomic<int> checked{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      std::mt19937 rng(seed * 31 + t);
       for (int i = 0; i < kPerThread; ++i) {
-        const int64_t batch = 1 + rng() % 3;
-        const InferenceRequest request = rng() % 2 ? RandomRequest({batch, 4, 4, 3}, rng())
-                                                   : RandomRequest({batch, 2, 5, 3}, rng());
-        ExpectRowsOfAlone(*Submit(*batcher, request), *layer_, request);
-        ++checked;
+        ExpectRows(*Submit(*batcher, requests[t][i]), expected[t][i]);
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(checked, kThreads * kPerThread);
   batcher.reset();
   EXPECT_EQ(observer_.LastDepth(), 0);
-  int64_t requests = 0;
-  for (const BatchRecord& batch : observer_.Batches()) requests += batch.requests;
-  EXPECT_EQ(requests, kThreads * kPerThread);
+  int64_t computed = 0;
+  for (const BatchRecord& batch : observer_.Batches()) computed += batch.requests;
+  EXPECT_EQ(computed, kThreads * kPerThread);
 }
 
 INSTANTIATE_TEST_SUITE_P(ExecutorThreads, BatcherTest, ::testing::Values(1, 2),

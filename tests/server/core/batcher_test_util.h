@@ -106,22 +106,41 @@ inline AnswerPtr Submit(Batcher& batcher, InferenceRequest request) {
   return answer;
 }
 
-// The answer is OK and bit-identical to the layer run on `request` alone; -1 = any batch size.
-inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
-                              const InferenceRequest& request, int64_t batch_size = -1) {
+// What the layer gives `request` run on its own (the oracle of every test here).
+struct Expected {
+  Shape4 shape{};
+  std::vector<float> output;
+};
+inline Expected RunAlone(const Conv2DTranspose& layer, const InferenceRequest& request) {
+  Expected expected;
+  expected.shape = layer.OutputShape(request.shape).value();
+  const Shape4& shape = expected.shape;
+  expected.output.resize(shape[0] * shape[1] * shape[2] * shape[3]);
+  EXPECT_TRUE(layer
+                  .Run(request.input, request.shape, absl::MakeSpan(expected.output),
+                       ComputePool::Default())
+                  .ok());
+  return expected;
+}
+
+// The answer is OK and bit-identical to `expected`; -1 = any batch size.
+inline void ExpectRows(Answer& answer, const Expected& expected, int64_t batch_size = -1) {
   ASSERT_TRUE(answer.Wait()) << "no answer within " << kWait.count() << " s";
   ASSERT_TRUE(answer.result.ok()) << answer.result.status();
-  const Shape4 shape = layer.OutputShape(request.shape).value();
-  std::vector<float> alone(shape[0] * shape[1] * shape[2] * shape[3]);
-  ASSERT_TRUE(
-      layer.Run(request.input, request.shape, absl::MakeSpan(alone), ComputePool::Default()).ok());
-  EXPECT_EQ(answer.result->shape, shape);
-  ASSERT_EQ(answer.result->output.size(), alone.size());
-  EXPECT_EQ(std::memcmp(answer.result->output.data(), alone.data(), alone.size() * 4), 0)
+  EXPECT_EQ(answer.result->shape, expected.shape);
+  ASSERT_EQ(answer.result->output.size(), expected.output.size());
+  EXPECT_EQ(std::memcmp(answer.result->output.data(), expected.output.data(),
+                        expected.output.size() * sizeof(float)),
+            0)
       << "rows differ from running the request alone";
   if (batch_size >= 0) {
     EXPECT_EQ(answer.result->batch_size, batch_size);
   }
+}
+
+inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
+                              const InferenceRequest& request, int64_t batch_size = -1) {
+  ExpectRows(answer, RunAlone(layer, request), batch_size);
 }
 
 struct BatchRecord {
