@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conformance_command.h"
+#include "loadgen.h"
 #include "remote_commands.h"
 #include "subcommand.h"
 
@@ -13,8 +14,8 @@ namespace tconv::tool {
 namespace {
 
 constexpr Subcommand kSubcommands[] = {
-    kConformanceCommand, kCreateCommand, kListCommand,  kGetCommand,
-    kDeleteCommand,      kInferCommand,  kHealthCommand,
+    kConformanceCommand, kCreateCommand, kListCommand,   kGetCommand,
+    kDeleteCommand,      kInferCommand,  kHealthCommand, kLoadgenCommand,
 };
 
 void PrintUsage(std::ostream& out) {

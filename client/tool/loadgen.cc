@@ -1,0 +1,310 @@
+#include "loadgen.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "flags.h"
+#include "remote_common.h"
+#include "tconv/kernel/status_macros.h"
+
+namespace tconv::tool {
+namespace {
+
+constexpr char kHelp[] = R"(usage: tconv loadgen --layer=NAME --input_shape=B,H,W,C [flags]
+
+Sends ModelInfer requests for one layer of a running tconv-server from C concurrent callers
+and reports what the server sustained. Each caller sends its next request as soon as its
+previous one is answered (a closed loop), so C is the number of requests in flight: at C=1
+the latency is the service's floor; at higher C the server merges concurrent requests into
+batches and throughput rises until the CPUs are saturated, after which only latency grows.
+Every request carries random values in [-1, 1) of the given shape.
+
+flags:
+  --layer=NAME           the layer to call (required)
+  --input_shape=B,H,W,C  every request's input shape, batch first, in the layer's data_format
+                         (B,C,H,W for a channels_first layer) (required)
+  --concurrency=C        concurrent callers = requests in flight, 1..1024 (default 1)
+  --duration=S           keep sending for this long: 10s, 500ms, 2m or seconds (default 10s)
+  --requests=N           send exactly N requests instead (excludes --duration)
+  --seed=S               seed of the random inputs (default 1)
+  --progress             show the progress line even when stderr is not a terminal
+  --server=HOST:PORT     the server's gRPC address (default 127.0.0.1:8001)
+  --timeout=DURATION     deadline of each request (default 30s)
+
+While it runs, stderr shows one line updated 4 times a second: elapsed time, requests done,
+the throughput of the last quarter second and the errors so far. At the end, stdout gets:
+
+  layer:        NAME input [B, H, W, C], concurrency C
+  requests:     N sent, K ok, F failed in T s
+  throughput:   X requests/s, Y examples/s       (answered OK; examples = requests * B)
+  latency_ms:   p50=... p90=... p99=... max=...  (answered OK, as the client saw them)
+  errors:       none, or CODE=count per gRPC status code, each with its first message
+
+Exit status: 0 when at least one request succeeded; 1 when every request failed or the
+server cannot be reached; 2 for a bad command line.
+
+Sizing a deployment: send the shapes your clients send and raise --concurrency until the
+throughput stops growing: that is one replica's capacity, and the latency at your expected
+concurrency is what clients will see. The server's own view is in Prometheus
+(tconv_request_duration_seconds, tconv_queue_duration_seconds, tconv_batch_size). Run the
+tool on another machine for capacity numbers: on the server's machine it takes CPU from it.
+
+example:
+  tconv loadgen --server=127.0.0.1:8001 --layer=cvae_d1 --input_shape=1,7,7,32 \
+      --concurrency=32 --duration=20s
+)";
+
+struct LoadgenConfig {
+  std::string layer;
+  std::vector<int64_t> shape;
+  int concurrency = 1;
+  std::optional<int64_t> requests;  // exactly this many, else for `duration`
+  absl::Duration duration = absl::Seconds(10);
+  uint64_t seed = 1;
+  bool progress = false;
+};
+
+// What one caller saw; merged after the run.
+struct CallerResult {
+  std::vector<absl::Duration> ok_latencies;
+  std::map<absl::StatusCode, int64_t> errors;
+  std::map<absl::StatusCode, std::string> first_message;
+};
+
+// Progress counters shared by the callers and the progress line.
+struct Counters {
+  std::atomic<int64_t> started{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> failed{0};
+};
+
+absl::StatusOr<std::vector<int64_t>> ParseShape(const std::string& text) {
+  std::vector<int64_t> shape;
+  int64_t elements = 1;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int64_t dim = 0;
+    if (!absl::SimpleAtoi(part, &dim) || dim < 1 ||
+        __builtin_mul_overflow(elements, dim, &elements)) {
+      break;
+    }
+    shape.push_back(dim);
+  }
+  if (shape.size() != 4 || elements > (int64_t{1} << 28)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--input_shape must be 4 positive integers B,H,W,C with at most 2^28 elements, got \"",
+        text, "\""));
+  }
+  return shape;
+}
+
+absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
+  absl::Duration duration = -absl::Seconds(1);
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    duration = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &duration)) {
+    duration = -absl::Seconds(1);
+  }
+  if (duration <= absl::ZeroDuration() || duration > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--duration must be a positive duration up to 24h such as 10s or 2m, got \"", text, "\""));
+  }
+  return duration;
+}
+
+absl::StatusOr<LoadgenConfig> ParseConfig(const Flags& flags) {
+  LoadgenConfig config;
+  config.layer = flags.Get("layer").value_or("");
+  if (config.layer.empty()) return absl::InvalidArgumentError("--layer is required");
+  if (!flags.Has("input_shape")) return absl::InvalidArgumentError("--input_shape is required");
+  ASSIGN_OR_RETURN(config.shape, ParseShape(*flags.Get("input_shape")));
+  ASSIGN_OR_RETURN(const int64_t concurrency, flags.GetInt("concurrency", 1, 1, 1024));
+  config.concurrency = static_cast<int>(concurrency);
+  if (flags.Has("requests") && flags.Has("duration")) {
+    return absl::InvalidArgumentError("--requests and --duration exclude each other");
+  }
+  if (flags.Has("requests")) {
+    ASSIGN_OR_RETURN(config.requests, flags.GetInt("requests", 0, 1, int64_t{1} << 40));
+  } else if (flags.Has("duration")) {
+    ASSIGN_OR_RETURN(config.duration, ParseDuration(*flags.Get("duration")));
+  }
+  ASSIGN_OR_RETURN(const int64_t seed, flags.GetInt("seed", 1, 0, INT64_MAX));
+  config.seed = static_cast<uint64_t>(seed);
+  config.progress = flags.Has("progress") || isatty(STDERR_FILENO) == 1;
+  return config;
+}
+
+// A few distinct random inputs, drawn once so that the run measures the server, not the RNG;
+// callers take turns with them. Bounded so that large shapes at high concurrency fit memory.
+std::vector<std::vector<float>> RandomInputs(const LoadgenConfig& config) {
+  int64_t elements = 1;
+  for (int64_t dim : config.shape) elements *= dim;
+  std::mt19937_64 engine(config.seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<std::vector<float>> inputs(std::min(config.concurrency, 4));
+  for (std::vector<float>& input : inputs) {
+    input.resize(static_cast<size_t>(elements));
+    for (float& value : input) value = uniform(engine);
+  }
+  return inputs;
+}
+
+// One caller's closed loop until the request budget or the time is used up.
+CallerResult RunCaller(const LoadgenConfig& config, const Remote& remote,
+                       const std::vector<float>& input, absl::Time stop, Counters& counters) {
+  CallerResult result;
+  while (config.requests ? counters.started.fetch_add(1) < *config.requests : absl::Now() < stop) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<client::Tensor> answer =
+        remote.client->Infer(config.layer, input, config.shape, remote.call);
+    const absl::Duration latency = absl::FromChrono(std::chrono::steady_clock::now() - start);
+    if (answer.ok()) {
+      result.ok_latencies.push_back(latency);
+    } else {
+      const absl::StatusCode code = answer.status().code();
+      if (result.errors[code]++ == 0)
+        result.first_message[code] = std::string(answer.status().message());
+      counters.failed.fetch_add(1);
+    }
+    counters.done.fetch_add(1);
+  }
+  return result;
+}
+
+// Redraws the progress line every 250 ms until every caller has finished.
+void ShowProgress(const Counters& counters, absl::Time start, const std::atomic<bool>& finished) {
+  int64_t last_done = 0;
+  absl::Time last = start;
+  while (!finished.load()) {
+    absl::SleepFor(absl::Milliseconds(250));
+    const absl::Time now = absl::Now();
+    const int64_t done = counters.done.load();
+    const double rate = (done - last_done) / std::max(absl::ToDoubleSeconds(now - last), 1e-9);
+    std::fprintf(stderr, "\r%7.1f s  %10lld requests  %9.1f requests/s  %lld errors   ",
+                 absl::ToDoubleSeconds(now - start), static_cast<long long>(done), rate,
+                 static_cast<long long>(counters.failed.load()));
+    std::fflush(stderr);
+    last_done = done;
+    last = now;
+  }
+  std::fprintf(stderr, "\n");
+}
+
+double PercentileMs(const std::vector<absl::Duration>& sorted, double fraction) {
+  // Nearest rank: the smallest latency that at least `fraction` of the requests did not exceed.
+  const size_t rank = static_cast<size_t>(std::ceil(fraction * sorted.size()));
+  return absl::ToDoubleMilliseconds(sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1]);
+}
+
+// Prints the summary; returns the number of requests answered OK.
+int64_t PrintSummary(const LoadgenConfig& config, std::vector<CallerResult>& results,
+                     absl::Duration elapsed) {
+  CallerResult all;
+  for (CallerResult& result : results) {
+    all.ok_latencies.insert(all.ok_latencies.end(), result.ok_latencies.begin(),
+                            result.ok_latencies.end());
+    for (const auto& [code, count] : result.errors) {
+      if ((all.errors[code] += count) == count)
+        all.first_message[code] = result.first_message[code];
+    }
+  }
+  const int64_t ok = static_cast<int64_t>(all.ok_latencies.size());
+  int64_t failed = 0;
+  for (const auto& [code, count] : all.errors) failed += count;
+  const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-9);
+  std::cout << "layer:        " << config.layer << " input " << FormatShape(config.shape)
+            << ", concurrency " << config.concurrency << "\n"
+            << absl::StrFormat("requests:     %d sent, %d ok, %d failed in %.3f s\n", ok + failed,
+                               ok, failed, seconds)
+            << absl::StrFormat("throughput:   %.1f requests/s, %.1f examples/s\n", ok / seconds,
+                               ok * config.shape[0] / seconds);
+  std::sort(all.ok_latencies.begin(), all.ok_latencies.end());
+  if (ok > 0) {
+    std::cout << absl::StrFormat(
+        "latency_ms:   p50=%.3f p90=%.3f p99=%.3f max=%.3f\n", PercentileMs(all.ok_latencies, 0.5),
+        PercentileMs(all.ok_latencies, 0.9), PercentileMs(all.ok_latencies, 0.99),
+        absl::ToDoubleMilliseconds(all.ok_latencies.back()));
+  } else {
+    std::cout << "latency_ms:   n/a (no request succeeded)\n";
+  }
+  std::cout << "errors:       " << (all.errors.empty() ? "none" : "") << "\n";
+  for (const auto& [code, count] : all.errors) {
+    std::cout << "  " << absl::StatusCodeToString(code) << "=" << count
+              << "  (first: " << all.first_message[code] << ")\n";
+  }
+  return ok;
+}
+
+// Runs the callers (and the progress line) and prints the summary; the exit status. All callers
+// share one Client, i.e. one channel and one HTTP/2 connection with a stream per call: that is
+// how one client process talks to tconv, and more Clients to the same address would not give
+// more connections anyway (gRPC's global subchannel pool shares one connection between
+// channels with the same target and arguments).
+int RunLoad(const LoadgenConfig& config, const Remote& remote) {
+  const std::vector<std::vector<float>> inputs = RandomInputs(config);
+  Counters counters;
+  std::vector<CallerResult> results(config.concurrency);
+  std::atomic<bool> finished{false};
+  const absl::Time start = absl::Now();
+  std::thread progress;
+  if (config.progress) progress = std::thread([&] { ShowProgress(counters, start, finished); });
+  std::vector<std::thread> callers;
+  for (int i = 0; i < config.concurrency; ++i) {
+    callers.emplace_back([&, i] {
+      results[i] =
+          RunCaller(config, remote, inputs[i % inputs.size()], start + config.duration, counters);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  const absl::Duration elapsed = absl::Now() - start;
+  finished.store(true);
+  if (progress.joinable()) progress.join();
+  return PrintSummary(config, results, elapsed) > 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int RunLoadgenCommand(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end()) {
+    std::cout << kHelp;
+    return kExitOk;
+  }
+  const FlagSpec specs[] = {{"layer"},          {"input_shape"}, {"concurrency"},
+                            {"duration"},       {"requests"},    {"seed"},
+                            {"progress", true}, {"server"},      {"timeout"}};
+  absl::StatusOr<Flags> flags = Flags::Parse(args, specs);
+  absl::StatusOr<LoadgenConfig> config =
+      flags.ok() ? ParseConfig(*flags) : absl::StatusOr<LoadgenConfig>(flags.status());
+  absl::StatusOr<Remote> remote =
+      config.ok() ? Connect(*flags) : absl::StatusOr<Remote>(config.status());
+  if (remote.ok() && !flags->positional().empty()) {
+    remote = absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", flags->positional()[0], "\""));
+  }
+  if (!remote.ok()) {
+    return ReportUsage(kLoadgenCommand.name, kLoadgenCommand.usage,
+                       std::string(remote.status().message()));
+  }
+  // Connects before the clock starts, and fails fast when no server answers.
+  absl::StatusOr<bool> live = remote->client->ServerLive(remote->call);
+  if (!live.ok()) return ReportFailure(kLoadgenCommand.name, live.status());
+  return RunLoad(*config, *remote);
+}
+
+}  // namespace tconv::tool
