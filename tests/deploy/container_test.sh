@@ -54,12 +54,14 @@ inspect() { podman image inspect --format "$1" "$image"; }
 [[ $(inspect '{{json .Config.Entrypoint}}') == '["/usr/local/bin/tconv-server"]' ]] || die "ENTRYPOINT is not the server in exec form"
 [[ $(inspect '{{json .Config.Healthcheck}}') == *"tconv health"* ]] || die "HEALTHCHECK missing: $(inspect '{{json .Config.Healthcheck}}')"
 
-# run NAME [podman options...] -- : starts a container on fresh loopback ports, sets GRPC.
+# run NAME [podman options...]: starts a container on fresh loopback ports, sets GRPC. Ports are
+# picked here rather than with :0 because the HEALTHCHECK must be told the address.
 run() {
   local name=$1
   shift
   GRPC=127.0.0.1:$(free_port)
-  local metrics=127.0.0.1:$(free_port)
+  local metrics
+  metrics=127.0.0.1:$(free_port)
   containers+=("$name")
   podman run -d --name "$name" --network=host -e TCONV_HEALTH_ADDRESS="$GRPC" "$@" "$image" \
     --grpc_address="$GRPC" --metrics_address="$metrics" --model_repository=/models \
