@@ -70,20 +70,6 @@ absl::Status CheckWeights(const LayerConfig& config, int64_t in_channels,
   return CheckFinite(weights.bias, "bias");
 }
 
-// NCHW <-> NHWC for one batch: `planes` x `pixels` <-> `pixels` x `planes` per example.
-void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-               const ComputePool& pool) {
-  internal::ParallelFor(pool, batch * rows, std::max<int64_t>(1, 4096 / cols),
-                        [&](int64_t begin, int64_t end) {
-                          for (int64_t br = begin; br < end; ++br) {
-                            const int64_t b = br / rows, r = br % rows;
-                            const float* src = from + (b * rows + r) * cols;
-                            float* dst = to + b * rows * cols + r;
-                            for (int64_t c = 0; c < cols; ++c) dst[c * rows] = src[c];
-                          }
-                        });
-}
-
 }  // namespace
 
 Conv2DTranspose::Conv2DTranspose(LayerConfig config, int64_t in_channels, LayerWeights weights,
@@ -175,13 +161,8 @@ absl::Status Conv2DTranspose::Run(absl::Span<const float> input, const Shape4& i
   } else if (channels_last) {
     fast_->Run(input.data(), batch, in_h, in_w, output.data(), pool);
   } else {
-    // The fast path computes NHWC only; channels_first pays two transposes, as TF does on CPU.
-    const int64_t out_h = output_shape[2], out_w = output_shape[3];
-    std::vector<float> nhwc_input(input.size());
-    std::vector<float> nhwc_output(output.size());
-    Transpose(input.data(), batch, in_channels_, in_h * in_w, nhwc_input.data(), pool);
-    fast_->Run(nhwc_input.data(), batch, in_h, in_w, nhwc_output.data(), pool);
-    Transpose(nhwc_output.data(), batch, out_h * out_w, config_.filters, output.data(), pool);
+    // The fast path computes NHWC between two transposes, as TF does on CPU.
+    fast_->RunChannelsFirst(input.data(), batch, in_h, in_w, output.data(), pool);
   }
   const int64_t row_length = output_shape[3];  // the last axis, whatever the data_format
   internal::ApplyActivation(config_.activation, output.data(), output_size / row_length, row_length,

@@ -13,9 +13,11 @@
 #include "fast_conv.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "fast_isa.h"
+#include "fast_layout.h"
 #include "fast_pack.h"
 #include "fast_plan.h"
 #include "microkernels.h"
@@ -59,6 +61,8 @@ class FastConv final : public FastConv2DTranspose {
   FastConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights);
   void Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
            const ComputePool& pool) const override;
+  void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                        float* output, const ComputePool& pool) const override;
   int64_t packed_bytes() const override {
     return (packed_.kernel.size() + packed_.bias.size()) * int64_t{sizeof(float)};
   }
@@ -68,6 +72,9 @@ class FastConv final : public FastConv2DTranspose {
     return (region.Pixels(shape.batch) + plan_.block_pixels - 1) / plan_.block_pixels *
            plan_.n_blocks;
   }
+  // Per example, [rows x cols] -> [cols x rows].
+  void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
+                 const ComputePool& pool) const;
   template <typename Visit>
   void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
@@ -109,6 +116,52 @@ void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w
   const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops / item_flops));
   ParallelFor(pool, items, grain,
               [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
+}
+
+// Scratch of the channels_first entry, per thread, kept between calls up to kMaxKeptFloats.
+class LayoutScratch {
+ public:
+  // A buffer of n floats: the kept one, or `once` when n is beyond what is worth keeping.
+  float* Get(int64_t n, std::unique_ptr<float[]>& once) {
+    if (n <= size_) return data_.get();
+    if (n > kMaxKeptFloats) {
+      once.reset(new float[n]);
+      return once.get();
+    }
+    data_.reset(new float[n]);
+    size_ = n;
+    return data_.get();
+  }
+
+ private:
+  static constexpr int64_t kMaxKeptFloats = int64_t{16} << 20;  // 64 MiB per thread
+  std::unique_ptr<float[]> data_;
+  int64_t size_ = 0;
+};
+
+void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                                float* output, const ComputePool& pool) const {
+  const int64_t out_h = config_.OutputLength(in_h, 0), out_w = config_.OutputLength(in_w, 1);
+  const int64_t in_size = batch * channels_ * in_h * in_w;
+  thread_local LayoutScratch scratch;
+  std::unique_ptr<float[]> once;
+  float* nhwc = scratch.Get(in_size + batch * out_h * out_w * filters_, once);
+  Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
+  Run(nhwc, batch, in_h, in_w, nhwc + in_size, pool);
+  Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
+}
+
+void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols,
+                         float* to, const ComputePool& pool) const {
+  const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
+  ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
+      TransposeRows(from + b * rows * cols, rows, cols, r0, std::min(rows, r0 + kTransposeBlock),
+                    to + b * rows * cols);
+    }
+  });
 }
 
 // Calls visit(region) for the regions of every phase, in a fixed order, while it returns true.
