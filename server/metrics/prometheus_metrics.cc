@@ -2,11 +2,11 @@
 
 #include <exception>
 #include <map>
+#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
@@ -131,7 +131,7 @@ struct PrometheusMetrics::State {
 
   // The series of a served layer, or the layer="" series. Callers hold `mu`, which keeps the
   // returned series alive while they record into it.
-  LayerSeries& Find(std::string_view layer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  LayerSeries& Find(std::string_view layer) {
     auto it = by_layer.find(std::string(layer));
     return it == by_layer.end() ? *unserved : *it->second;
   }
@@ -149,8 +149,10 @@ struct PrometheusMetrics::State {
   std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  absl::Mutex mu;
-  absl::flat_hash_map<std::string, std::unique_ptr<LayerSeries>> by_layer ABSL_GUARDED_BY(mu);
+  // std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
+  // annotations, so TSan could not see absl::Mutex synchronise.
+  std::mutex mu;
+  absl::flat_hash_map<std::string, std::unique_ptr<LayerSeries>> by_layer;  // guarded by mu
   std::unique_ptr<LayerSeries> unserved;
 };
 
@@ -184,7 +186,7 @@ std::string PrometheusMetrics::Scrape() const {
 
 void PrometheusMetrics::OnRequest(std::string_view layer, absl::StatusCode code,
                                   absl::Duration duration) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   State::LayerSeries& series = state_->Find(layer);
   Counter*& counter = series.requests[code];
   if (counter == nullptr) {
@@ -198,7 +200,7 @@ void PrometheusMetrics::OnRequest(std::string_view layer, absl::StatusCode code,
 void PrometheusMetrics::OnBatch(std::string_view layer, int64_t batch_size,
                                 absl::Duration compute, const absl::Duration* queue_durations,
                                 int64_t num_requests) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   State::LayerSeries& series = state_->Find(layer);
   series.inferences->Increment(static_cast<double>(batch_size));
   series.batches->Increment();
@@ -210,20 +212,20 @@ void PrometheusMetrics::OnBatch(std::string_view layer, int64_t batch_size,
 }
 
 void PrometheusMetrics::OnQueueDepth(std::string_view layer, int64_t depth) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   auto it = state_->by_layer.find(std::string(layer));
   if (it != state_->by_layer.end()) it->second->queue_depth->Set(static_cast<double>(depth));
 }
 
 void PrometheusMetrics::OnLayerAdded(std::string_view layer) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   auto& slot = state_->by_layer[std::string(layer)];
   if (slot == nullptr) slot = state_->AddSeries(std::string(layer));
   state_->layers.Set(static_cast<double>(state_->by_layer.size()));
 }
 
 void PrometheusMetrics::OnLayerRemoved(std::string_view layer) {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   auto it = state_->by_layer.find(std::string(layer));
   if (it == state_->by_layer.end()) return;
   state_->RemoveSeries(*it->second);
