@@ -99,6 +99,8 @@ for (const dep of deployments) {
     check(sec.allowPrivilegeEscalation === false, `${where}: allowPrivilegeEscalation is not false`);
     check((sec.capabilities?.drop ?? []).includes('ALL'), `${where}: capabilities are not dropped`);
     check(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where}: resource requests (cpu, memory) not set`);
+    // Guaranteed QoS (what the manifest promises) needs requests == limits in every container.
+    check(isDeepStrictEqual(c.resources?.requests, c.resources?.limits), `${where}: requests != limits (not Guaranteed QoS)`);
     for (const m of c.volumeMounts ?? []) {
       check(volumes.has(m.name), `${where}: mount of unknown volume ${m.name}`);
       if (volumes.get(m.name)?.persistentVolumeClaim) {
