@@ -20,9 +20,12 @@ export class Client {
       { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
         includeDirs: [protoDir, '/usr/include'] });
     const api = grpc.loadPackageDefinition(definition);
+    // round_robin: with a dns:/// target (a Kubernetes headless Service) calls spread over
+    // every resolved replica instead of pinning one connection.
     const options = {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     };
     const credentials = grpc.credentials.createInsecure();
     return new Client(

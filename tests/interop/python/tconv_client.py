@@ -29,9 +29,12 @@ class Client:
 
     def __init__(self, target, timeout=30.0):
         self.timeout = timeout
+        # round_robin: with a dns:/// target (a Kubernetes headless Service) calls spread over
+        # every resolved replica instead of pinning one connection.
         self.channel = grpc.insecure_channel(target, options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.lb_policy_name", "round_robin"),
         ])
         self.layers = layer_service_pb2_grpc.LayerServiceStub(self.channel)
         self.inference = grpc_service_pb2_grpc.GRPCInferenceServiceStub(self.channel)
