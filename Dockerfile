@@ -4,7 +4,7 @@
 #
 #   docker build -t tconv .
 #   docker run --rm -p 8001:8001 -p 8002:8002 tconv            # serves the example layers
-#   docker run --rm -p 8001:8001 -v $PWD/models:/models tconv  # your own repository
+#   docker run --rm -p 8001:8001 -v tconv-models:/models tconv  # layers you create persist
 #
 # Layer order keeps rebuilds cheap: the dependency layer only changes with
 # scripts/install-deps.sh, the build layer with the sources.
