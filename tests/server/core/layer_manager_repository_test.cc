@@ -31,7 +31,7 @@ using ::testing::HasSubstr;
 using State = RepositoryEntry::State;
 
 bool BitIdentical(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
 }
 
 void WriteFile(const std::string& path, const std::string& bytes) {

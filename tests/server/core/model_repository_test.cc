@@ -84,7 +84,7 @@ StoredLayer MakeLayer(bool use_bias) {
 }
 
 bool BitIdentical(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
 }
 
 std::unique_ptr<ModelRepository> OpenRepo(const std::string& dir) {
