@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "fast_block.h"
 #include "fast_isa.h"
 #include "fast_layout.h"
 #include "fast_pack.h"
@@ -26,35 +27,9 @@
 namespace tconv::internal {
 namespace {
 
-constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 // Work below this many FLOPs stays on one thread: handing a task over costs a few
 // microseconds, which is what ~1-4 MFLOP take on one core.
 constexpr double kMinTaskFlops = 4e6;
-
-struct RunShape {
-  const float* input;
-  float* output;
-  int64_t batch, in_h, in_w, out_h, out_w;
-};
-
-// Rows [y0, y1) x columns [x0, x1) of a phase's output grid, in every example.
-struct Region {
-  int64_t phase, y0, y1, x0, x1;
-  int64_t Pixels(int64_t batch) const { return batch * (y1 - y0) * (x1 - x0); }
-};
-
-// The indirection lists of one block of pixels, per thread, grown once and then reused (no
-// allocation per call once warm).
-struct Block {
-  int64_t phase = -1, y0 = -1, x0 = -1, first = -1;  // which block they describe
-  int64_t tiles = 0;
-  std::vector<const float*> a;     // [tile][tap][row]: every tap of the phase
-  std::vector<char> keep;          // [tile][tap]: the tap reaches the input for some row
-  std::vector<int64_t> rows;       // [tile]
-  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel
-  std::vector<char> started;       // [tile]: its running sums are in the output
-  std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
-};
 
 class FastConv final : public FastConv2DTranspose {
  public:
@@ -78,10 +53,6 @@ class FastConv final : public FastConv2DTranspose {
   template <typename Visit>
   void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
-  void BuildBlock(const RunShape& shape, const Region& region, int64_t first,
-                  Block& block) const;
-  void BuildTile(const RunShape& shape, const Region& region, int64_t first, int64_t rows,
-                 const float** a, char* keep, float** out) const;
   void RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const;
   void RunDot(const PhaseTaps& taps, Block& block) const;
 
@@ -211,7 +182,7 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
       const int64_t first = (item - region_begin) / plan_.n_blocks * plan_.block_pixels;
       if (block.phase != region.phase || block.y0 != region.y0 || block.x0 != region.x0 ||
           block.first != first) {
-        BuildBlock(shape, region, first, block);
+        BuildBlock(plan_, zeros_.data(), channels_, filters_, shape, region, first, block);
       }
       const PhaseTaps& taps = plan_.phases[region.phase];
       if (plan_.dot) {
@@ -223,68 +194,6 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
     region_begin += items;
     return region_begin < end;
   });
-}
-
-void FastConv::BuildBlock(const RunShape& shape, const Region& region, int64_t first,
-                          Block& block) const {
-  const int64_t last = std::min(first + plan_.block_pixels, region.Pixels(shape.batch));
-  const int64_t tile = plan_.tile, taps = plan_.max_taps;
-  block.phase = region.phase;
-  block.y0 = region.y0;
-  block.x0 = region.x0;
-  block.first = first;
-  block.tiles = (last - first + tile - 1) / tile;
-  const size_t tiles = block.tiles;
-  if (block.a.size() < tiles * taps * tile) block.a.resize(tiles * taps * tile);
-  if (block.keep.size() < tiles * taps) block.keep.resize(tiles * taps);
-  if (block.rows.size() < tiles) block.rows.resize(tiles);
-  if (block.started.size() < tiles) block.started.resize(tiles);
-  if (block.out.size() < tiles * tile) block.out.resize(tiles * tile);
-  if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
-  if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
-  for (int64_t i = 0; i < block.tiles; ++i) {
-    const int64_t start = first + i * tile;
-    block.rows[i] = std::min(tile, last - start);
-    BuildTile(shape, region, start, block.rows[i], &block.a[i * taps * tile],
-              &block.keep[i * taps], &block.out[i * tile]);
-  }
-}
-
-// One tile of `rows` pixels from pixel `first` of `region`: a[t * tile + r] for every tap t
-// (the zero row where the tap misses the input), keep[t], out[r].
-void FastConv::BuildTile(const RunShape& shape, const Region& region, int64_t first,
-                         int64_t rows, const float** a, char* keep, float** out) const {
-  const int64_t phase_y = region.phase / plan_.stride_x, phase_x = region.phase % plan_.stride_x;
-  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
-  // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
-  int64_t my[kMaxTile], mx[kMaxTile];
-  const float* base[kMaxTile];
-  int64_t x = region.x0 + first % width, y = region.y0 + first / width % height;
-  int64_t ex = first / width / height;
-  for (int64_t r = 0; r < rows; ++r) {
-    my[r] = y;
-    mx[r] = x;
-    base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels_;
-    out[r] = shape.output + ((ex * shape.out_h + y * plan_.stride_y + phase_y) * shape.out_w +
-                             x * plan_.stride_x + phase_x) * filters_;
-    if (++x == region.x1) {
-      x = region.x0;
-      if (++y == region.y1) y = region.y0, ++ex;
-    }
-  }
-  const PhaseTaps& taps = plan_.phases[region.phase];
-  for (int64_t t = 0; t < taps.size(); ++t) {
-    const int64_t dy = taps.offset_y[t], dx = taps.offset_x[t];
-    const int64_t delta = (dy * shape.in_w + dx) * channels_;
-    bool any = false;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t iy = my[r] + dy, ix = mx[r] + dx;
-      const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
-      a[t * plan_.tile + r] = inside ? base[r] + delta : zeros_.data();
-      any |= inside;
-    }
-    keep[t] = any;
-  }
 }
 
 void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const {

@@ -1,0 +1,73 @@
+#include "fast_block.h"
+
+#include <algorithm>
+
+namespace tconv::internal {
+namespace {
+
+// One tile of `rows` pixels from pixel `first` of `region`: a[t * tile + r] for every tap t
+// (the zero row where the tap misses the input), keep[t], out[r].
+void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
+               const RunShape& shape, const Region& region, int64_t first, int64_t rows,
+               const float** a, char* keep, float** out) {
+  const int64_t phase_y = region.phase / plan.stride_x, phase_x = region.phase % plan.stride_x;
+  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
+  // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
+  int64_t my[kMaxTile], mx[kMaxTile];
+  const float* base[kMaxTile];
+  int64_t x = region.x0 + first % width, y = region.y0 + first / width % height;
+  int64_t ex = first / width / height;
+  for (int64_t r = 0; r < rows; ++r) {
+    my[r] = y;
+    mx[r] = x;
+    base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels;
+    out[r] = shape.output + ((ex * shape.out_h + y * plan.stride_y + phase_y) * shape.out_w +
+                             x * plan.stride_x + phase_x) * filters;
+    if (++x == region.x1) {
+      x = region.x0;
+      if (++y == region.y1) y = region.y0, ++ex;
+    }
+  }
+  const PhaseTaps& taps = plan.phases[region.phase];
+  for (int64_t t = 0; t < taps.size(); ++t) {
+    const int64_t dy = taps.offset_y[t], dx = taps.offset_x[t];
+    const int64_t delta = (dy * shape.in_w + dx) * channels;
+    bool any = false;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t iy = my[r] + dy, ix = mx[r] + dx;
+      const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
+      a[t * plan.tile + r] = inside ? base[r] + delta : zeros;
+      any |= inside;
+    }
+    keep[t] = any;
+  }
+}
+
+}  // namespace
+
+void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
+                const RunShape& shape, const Region& region, int64_t first, Block& block) {
+  const int64_t last = std::min(first + plan.block_pixels, region.Pixels(shape.batch));
+  const int64_t tile = plan.tile, taps = plan.max_taps;
+  block.phase = region.phase;
+  block.y0 = region.y0;
+  block.x0 = region.x0;
+  block.first = first;
+  block.tiles = (last - first + tile - 1) / tile;
+  const size_t tiles = block.tiles;
+  if (block.a.size() < tiles * taps * tile) block.a.resize(tiles * taps * tile);
+  if (block.keep.size() < tiles * taps) block.keep.resize(tiles * taps);
+  if (block.rows.size() < tiles) block.rows.resize(tiles);
+  if (block.started.size() < tiles) block.started.resize(tiles);
+  if (block.out.size() < tiles * tile) block.out.resize(tiles * tile);
+  if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
+  if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
+  for (int64_t i = 0; i < block.tiles; ++i) {
+    const int64_t start = first + i * tile;
+    block.rows[i] = std::min(tile, last - start);
+    BuildTile(plan, zeros, channels, filters, shape, region, start, block.rows[i],
+              &block.a[i * taps * tile], &block.keep[i * taps], &block.out[i * tile]);
+  }
+}
+
+}  // namespace tconv::internal

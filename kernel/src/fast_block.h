@@ -1,0 +1,48 @@
+// Indirection lists of the fast path: for a block of output pixels of one region, where each
+// pixel reads its input through each tap and where it writes. Built per work item by the
+// driver (fast_conv.cc); pure functions of pointers and sizes.
+#ifndef TCONV_KERNEL_SRC_FAST_BLOCK_H_
+#define TCONV_KERNEL_SRC_FAST_BLOCK_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "fast_plan.h"
+
+namespace tconv::internal {
+
+inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
+
+struct RunShape {
+  const float* input;
+  float* output;
+  int64_t batch, in_h, in_w, out_h, out_w;
+};
+
+// Rows [y0, y1) x columns [x0, x1) of a phase's output grid, in every example.
+struct Region {
+  int64_t phase, y0, y1, x0, x1;
+  int64_t Pixels(int64_t batch) const { return batch * (y1 - y0) * (x1 - x0); }
+};
+
+// The indirection lists of one block of pixels, per thread, grown once and then reused (no
+// allocation per call once warm).
+struct Block {
+  int64_t phase = -1, y0 = -1, x0 = -1, first = -1;  // which block they describe
+  int64_t tiles = 0;
+  std::vector<const float*> a;     // [tile][tap][row]: every tap of the phase
+  std::vector<char> keep;          // [tile][tap]: the tap reaches the input for some row
+  std::vector<int64_t> rows;       // [tile]
+  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel
+  std::vector<char> started;       // [tile]: its running sums are in the output
+  std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
+};
+
+// Fills `block` for pixels [first, first + plan.block_pixels) of `region` (fewer at its end).
+// `zeros` is a row of `channels` zeros, read by taps that miss the input.
+void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
+                const RunShape& shape, const Region& region, int64_t first, Block& block);
+
+}  // namespace tconv::internal
+
+#endif  // TCONV_KERNEL_SRC_FAST_BLOCK_H_
