@@ -27,6 +27,7 @@ __attribute__((target("avx512f,fma"))) float Loop512(int64_t iterations) {
   for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.0001f);
   for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 24  // keeps the accumulators in registers (GCC 12 leaves them in memory)
     for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   }
   __m512 sum = acc[0];
@@ -41,6 +42,7 @@ __attribute__((target("avx2,fma"))) float Loop256(int64_t iterations) {
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.0001f);
   for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
   }
   __m256 sum = acc[0];
