@@ -147,15 +147,13 @@ void FastConv::ForEachRegion(const RunShape& shape, Visit visit) const {
     int ny = SplitRuns(plan_.offsets_y[phase_y], shape.in_h, len_y, rows);
     int nx = SplitRuns(plan_.offsets_x[phase_x], shape.in_w, len_x, cols);
     // Splitting pays while regions still fill two whole tiles (measured on dcgan_g1); below
-    // that, partial tiles cost more than the multiplications by zero rows they save (rows
-    // are split first) -- unless the phase has so few pixels that reading the weights of taps
-    // that miss costs more than any tile (pix2pix_up2 at batch 1).
+    // that, partial tiles cost more than the multiplications by zero rows they save, and each
+    // region reads its taps' weight panels again (pix2pix_up3 at batch 1). Rows split first.
     int64_t min_y = len_y, min_x = len_x;
     for (int i = 0; i < ny; ++i) min_y = std::min(min_y, rows[i + 1] - rows[i]);
     for (int j = 0; j < nx; ++j) min_x = std::min(min_x, cols[j + 1] - cols[j]);
     const int64_t tiles = 2 * plan_.tile, batch = shape.batch;
-    const bool few_pixels = batch * len_y * len_x < 2 * tiles;  // weight reads dominate
-    if (batch * min_y * min_x < tiles && !few_pixels) {
+    if (batch * min_y * min_x < tiles) {
       if (batch * min_y * len_x >= tiles) {
         nx = 1, cols[1] = len_x;
       } else if (batch * len_y * min_x >= tiles) {
