@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -18,6 +19,8 @@
 #include "absl/time/time.h"
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
+#include "server/grpc/auth.h"
+#include "server/grpc/credentials.h"
 #include "server/grpc/server.h"
 #include "server/metrics/prometheus_metrics.h"
 #include "tconv/kernel/status_macros.h"
@@ -44,6 +47,17 @@ ABSL_FLAG(int64_t, batch_timeout_us,
           "default wait of a batch's first request for company, in microseconds");
 ABSL_FLAG(int64_t, max_queue_size, tconv::server::BatchingOptions{}.max_queue_size,
           "default examples that may wait per layer before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key_file); empty = plaintext");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificates: require client certificates signed by them (mutual TLS)");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding a bearer token required (\"authorization: Bearer <token>\") on layer "
+          "create/delete and repository load/unload; empty = no token");
+ABSL_FLAG(bool, auth_inference, false,
+          "with --auth_token_file: also require the token on inference, metadata and layer "
+          "reads (health, ServerLive and ServerReady stay open)");
 
 namespace tconv::server {
 namespace {
@@ -61,6 +75,27 @@ BatchingOptions DefaultBatching() {
   batching.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_us));
   batching.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
   return batching;
+}
+
+// The --tls_* and --auth_* flags as Server::Options fields.
+absl::Status SetSecurityOptions(Server::Options& options) {
+  ASSIGN_OR_RETURN(options.credentials,
+                   MakeServerCredentials({absl::GetFlag(FLAGS_tls_cert_file),
+                                          absl::GetFlag(FLAGS_tls_key_file),
+                                          absl::GetFlag(FLAGS_tls_client_ca_file)}));
+  const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
+  if (token_file.empty()) {
+    if (absl::GetFlag(FLAGS_auth_inference)) {
+      return absl::InvalidArgumentError("--auth_inference needs --auth_token_file");
+    }
+    return absl::OkStatus();
+  }
+  Authorizer::Options auth;
+  ASSIGN_OR_RETURN(auth.token, ReadTokenFile(token_file));
+  auth.protect_reads = absl::GetFlag(FLAGS_auth_inference);
+  ASSIGN_OR_RETURN(Authorizer authorizer, Authorizer::Create(std::move(auth)));
+  options.authorizer = std::make_shared<const Authorizer>(std::move(authorizer));
+  return absl::OkStatus();
 }
 
 absl::Status StartProcess(Process& process) {
@@ -89,6 +124,7 @@ absl::Status StartProcess(Process& process) {
   server_options.observer = process.metrics.get();
   server_options.default_batching = batching;
   server_options.version = TCONV_VERSION;
+  RETURN_IF_ERROR(SetSecurityOptions(server_options));
   ASSIGN_OR_RETURN(process.server, Server::Create(std::move(server_options)));
   RETURN_IF_ERROR(process.server->Start());
   process.server->MarkReady();

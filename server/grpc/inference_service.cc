@@ -64,6 +64,10 @@ grpc::ServerUnaryReactor* InferenceService::ServerReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
                                                        const inference::ModelReadyRequest* request,
                                                        inference::ModelReadyResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   response->set_ready(ready_.load() &&
                       CheckModelVersion(request->name(), request->version()).ok() &&
                       options_.manager->FindLayer(request->name()).ok());
@@ -73,6 +77,10 @@ grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     CallContext* context, const inference::ServerMetadataRequest*,
     inference::ServerMetadataResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   response->set_name("tconv");
   response->set_version(options_.version);
   for (const char* extension : kExtensions) response->add_extensions(extension);
@@ -82,6 +90,10 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     CallContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   absl::Status status = CheckModelVersion(request->name(), request->version());
   if (!status.ok()) return FinishNow(context, status);
   auto layer = options_.manager->FindLayer(request->name());
@@ -92,6 +104,10 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   {
@@ -129,6 +145,10 @@ void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std:
 grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
     CallContext* context, const inference::RepositoryIndexRequest* request,
     inference::RepositoryIndexResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   absl::Status status = CheckRepositoryName(request->repository_name());
   if (status.ok()) {
     EncodeRepositoryIndex(options_.manager->Repository(), request->ready(), response);
@@ -139,6 +159,10 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     CallContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
     RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));
     if (request->parameters().empty()) {
@@ -152,6 +176,10 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     CallContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
     RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));
     return options_.manager->Unload(request->model_name());

@@ -13,6 +13,7 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/grpc/auth.h"
 #include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
@@ -25,6 +26,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     SerialExecutor* control = nullptr;
     MetricsObserver* observer = nullptr;  // may be null; gets one OnRequest per ModelInfer
     std::string version;                  // ServerMetadata.version
+    // May be null (no token required); must outlive the service. Repository load/unload are
+    // kControl; ServerLive/ServerReady are never checked (probes); the rest are kRead.
+    const Authorizer* authorizer = nullptr;
   };
   explicit InferenceService(Options options);
 

@@ -42,6 +42,10 @@ LayerService::LayerService(Options options) : options_(std::move(options)) {}
 grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
                                                     const tconv::v1::CreateLayerRequest* request,
                                                     tconv::v1::CreateLayerResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   return FinishLater(*options_.control, context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(LayerSpec spec, DecodeLayerSpec(*request, options_.default_batching));
     ASSIGN_OR_RETURN(LayerInfo info, options_.manager->CreateLayer(std::move(spec)));
@@ -53,12 +57,20 @@ grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
                                                  const tconv::v1::GetLayerRequest* request,
                                                  tconv::v1::GetLayerResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   return FinishNow(context, DescribeLayer(*options_.manager, *request, *response));
 }
 
 grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
                                                    const tconv::v1::ListLayersRequest*,
                                                    tconv::v1::ListLayersResponse* response) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   std::vector<LayerInfo> layers = options_.manager->ListLayers();
   std::sort(layers.begin(), layers.end(),
             [](const LayerInfo& a, const LayerInfo& b) { return a.name < b.name; });
@@ -69,6 +81,10 @@ grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::DeleteLayer(CallContext* context,
                                                     const tconv::v1::DeleteLayerRequest* request,
                                                     tconv::v1::DeleteLayerResponse*) {
+  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+      !denied.ok()) {
+    return FinishNow(context, denied);
+  }
   return FinishLater(*options_.control, context,
                      [this, request] { return options_.manager->DeleteLayer(request->name()); });
 }

@@ -7,6 +7,7 @@
 
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
+#include "server/grpc/auth.h"
 #include "server/grpc/serial_executor.h"
 #include "tconv/v1/layer_service.grpc.pb.h"
 
@@ -19,6 +20,9 @@ class LayerService final : public tconv::v1::LayerService::CallbackService {
     SerialExecutor* control = nullptr;  // required; runs the writes; must outlive the service
     // Fills the batching fields a CreateLayer leaves at 0 (the server's --max_batch_size ...).
     BatchingOptions default_batching;
+    // May be null (no token required); must outlive the service. Create/Delete are kControl,
+    // Get/List kRead.
+    const Authorizer* authorizer = nullptr;
   };
   explicit LayerService(Options options);
 

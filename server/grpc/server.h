@@ -23,6 +23,7 @@
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/grpc/auth.h"
 #include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
@@ -48,6 +49,9 @@ class Server {
     absl::Duration max_connection_age = absl::InfiniteDuration();
     // Transport security for the listening port; null = insecure (plaintext).
     std::shared_ptr<grpc::ServerCredentials> credentials;
+    // Bearer-token checks (see auth.h); null = every RPC open. Use with `credentials`: a token
+    // sent in plaintext can be read off the network.
+    std::shared_ptr<const Authorizer> authorizer;
     LayerManager* manager = nullptr;      // required; must outlive the server
     MetricsObserver* observer = nullptr;  // may be null; must outlive the server
     // Batching fields a CreateLayer leaves at 0 are filled from these.
