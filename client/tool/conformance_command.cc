@@ -12,7 +12,9 @@
 namespace tconv::tool {
 
 int RunConformanceCommand(const std::vector<std::string>& args) {
-  static constexpr FlagSpec kFlags[] = {{"impl"}, {"threads"}, {"server"}, {"timeout"}};
+  static constexpr FlagSpec kFlags[] = {{"impl"},         {"threads"},     {"server"},
+                                        {"timeout"},      {"tls_ca_file"}, {"tls_cert_file"},
+                                        {"tls_key_file"}, {"token_file"}};
   absl::StatusOr<Flags> flags = Flags::Parse(args, kFlags);
   if (!flags.ok()) {
     std::cerr << "tconv conformance: " << flags.status().message() << "\n";

@@ -285,9 +285,10 @@ int RunLoadgenCommand(const std::vector<std::string>& args) {
     std::cout << kHelp;
     return kExitOk;
   }
-  const FlagSpec specs[] = {{"layer"},          {"input_shape"}, {"concurrency"},
-                            {"duration"},       {"requests"},    {"seed"},
-                            {"progress", true}, {"server"},      {"timeout"}};
+  const FlagSpec specs[] = {{"layer"},     {"input_shape"}, {"concurrency"},    {"duration"},
+                            {"requests"},  {"seed"},        {"progress", true}, {"server"},
+                            {"timeout"},   {"tls_ca_file"}, {"tls_cert_file"},  {"tls_key_file"},
+                            {"token_file"}};
   absl::StatusOr<Flags> flags = Flags::Parse(args, specs);
   absl::StatusOr<LoadgenConfig> config =
       flags.ok() ? ParseConfig(*flags) : absl::StatusOr<LoadgenConfig>(flags.status());

@@ -1,6 +1,7 @@
 #include "remote_commands.h"
 
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -24,6 +25,7 @@ std::optional<Invocation> Start(const Subcommand& command, const std::vector<std
                                 std::vector<FlagSpec> specs, int& exit_status) {
   specs.push_back({"server"});
   specs.push_back({"timeout"});
+  specs.insert(specs.end(), std::begin(kSecurityFlags), std::end(kSecurityFlags));
   absl::StatusOr<Flags> flags = Flags::Parse(args, specs);
   absl::StatusOr<Remote> remote =
       flags.ok() ? Connect(*flags) : absl::StatusOr<Remote>(flags.status());

@@ -4,7 +4,9 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,6 +33,37 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
   return timeout;
 }
 
+// kSecurityFlags as client options: TLS when a CA or a client certificate is given.
+absl::Status SetSecurity(const Flags& flags, client::Options& options) {
+  const std::optional<std::string> ca = flags.Get("tls_ca_file");
+  const std::optional<std::string> cert = flags.Get("tls_cert_file");
+  const std::optional<std::string> key = flags.Get("tls_key_file");
+  if (cert.has_value() != key.has_value()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (ca || cert) {
+    grpc::SslCredentialsOptions ssl;  // empty pem_root_certs = the system's roots
+    if (ca) {
+      ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadTextFile(*ca));
+    }
+    if (cert) {
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadTextFile(*cert));
+      ASSIGN_OR_RETURN(ssl.pem_private_key, ReadTextFile(*key));
+    }
+    options.channel_credentials = grpc::SslCredentials(ssl);
+  }
+  if (const std::optional<std::string> token_file = flags.Get("token_file")) {
+    ASSIGN_OR_RETURN(std::string text, ReadTextFile(*token_file));
+    const std::string token(absl::StripAsciiWhitespace(text));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token_file \"", *token_file, "\" holds no token"));
+    }
+    options.metadata.emplace_back("authorization", absl::StrCat("Bearer ", token));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Remote> Connect(const Flags& flags) {
@@ -39,7 +72,9 @@ absl::StatusOr<Remote> Connect(const Flags& flags) {
     ASSIGN_OR_RETURN(remote.call.timeout, ParseTimeout(*text));
   }
   const std::string server = flags.Get("server").value_or(std::string(kDefaultServer));
-  ASSIGN_OR_RETURN(remote.client, client::Client::Create(server));
+  client::Options options;
+  RETURN_IF_ERROR(SetSecurity(flags, options));
+  ASSIGN_OR_RETURN(remote.client, client::Client::Create(server, std::move(options)));
   return remote;
 }
 

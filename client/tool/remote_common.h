@@ -19,15 +19,22 @@ namespace tconv::tool {
 // tconv-server's default --grpc_address, reached from the same host.
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:8001";
 inline constexpr std::string_view kRemoteFlagsUsage =
-    "[--server=HOST:PORT (default 127.0.0.1:8001)] [--timeout=DURATION (default 30s)]";
+    "[--server=HOST:PORT (default 127.0.0.1:8001)] [--timeout=DURATION (default 30s)] "
+    "[--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] [--token_file=FILE]";
+// Transport security of every remote subcommand: TLS trusting --tls_ca_file (else the system's
+// roots), a client certificate for mutual TLS, and a bearer token read from a file (never
+// given on the command line, where other users could read it).
+inline constexpr FlagSpec kSecurityFlags[] = {
+    {"tls_ca_file"}, {"tls_cert_file"}, {"tls_key_file"}, {"token_file"}};
 
 struct Remote {
   std::unique_ptr<client::Client> client;
   client::CallOptions call;  // the --timeout of every call
 };
 
-// Reads --server and --timeout ("30s", "500ms", "2m", or seconds as a number).
-// INVALID_ARGUMENT for a bad timeout.
+// Reads --server, --timeout ("30s", "500ms", "2m", or seconds as a number) and kSecurityFlags.
+// INVALID_ARGUMENT for a bad timeout, a client certificate without its key or an empty token
+// file; NOT_FOUND for a file that cannot be read.
 absl::StatusOr<Remote> Connect(const Flags& flags);
 
 // Prints "tconv <command>: <CODE>: <message>" to stderr; returns kExitFailure.
