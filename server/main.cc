@@ -79,10 +79,10 @@ BatchingOptions DefaultBatching() {
 
 // The --tls_* and --auth_* flags as Server::Options fields.
 absl::Status SetSecurityOptions(Server::Options& options) {
-  ASSIGN_OR_RETURN(options.credentials,
-                   MakeServerCredentials({absl::GetFlag(FLAGS_tls_cert_file),
-                                          absl::GetFlag(FLAGS_tls_key_file),
-                                          absl::GetFlag(FLAGS_tls_client_ca_file)}));
+  ASSIGN_OR_RETURN(
+      options.credentials,
+      MakeServerCredentials({absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+                             absl::GetFlag(FLAGS_tls_client_ca_file)}));
   const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
   if (token_file.empty()) {
     if (absl::GetFlag(FLAGS_auth_inference)) {

@@ -44,8 +44,7 @@ absl::Status Authorizer::Check(const grpc::ServerContextBase& context, Scope sco
   const auto& metadata = context.client_metadata();
   const auto it = metadata.find("authorization");
   if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "this call needs \"authorization: Bearer <token>\" metadata");
+    return absl::UnauthenticatedError("this call needs \"authorization: Bearer <token>\" metadata");
   }
   const absl::string_view value(it->second.data(), it->second.size());
   if (!absl::StartsWith(value, kBearer)) {
@@ -64,9 +63,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   text << in.rdbuf();
   std::string token(absl::StripAsciiWhitespace(text.str()));
   if (token.empty() || !std::all_of(token.begin(), token.end(), IsTokenChar)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth token file \"", path,
-                     "\" must hold one token of printable ASCII without spaces"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "auth token file \"", path, "\" must hold one token of printable ASCII without spaces"));
   }
   return token;
 }

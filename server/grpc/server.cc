@@ -45,12 +45,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Options options) {
 
 Server::Server(Options options)
     : options_(std::move(options)),
-      inference_service_(std::make_unique<InferenceService>(InferenceService::Options{
-          options_.manager, &control_, options_.observer, options_.version,
-          options_.authorizer.get()})),
-      layer_service_(std::make_unique<LayerService>(
-          LayerService::Options{options_.manager, &control_, options_.default_batching,
-                                options_.authorizer.get()})) {}
+      inference_service_(std::make_unique<InferenceService>(
+          InferenceService::Options{options_.manager, &control_, options_.observer,
+                                    options_.version, options_.authorizer.get()})),
+      layer_service_(std::make_unique<LayerService>(LayerService::Options{
+          options_.manager, &control_, options_.default_batching, options_.authorizer.get()})) {}
 
 Server::~Server() { Shutdown(absl::Now()); }
 
