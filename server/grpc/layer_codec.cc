@@ -20,7 +20,7 @@ absl::StatusOr<std::vector<float>> DecodeFloats(const std::string& bytes, absl::
         what, " has ", bytes.size(), " bytes, not a whole number of float32 values (4 bytes)"));
   }
   std::vector<float> values(bytes.size() / sizeof(float));
-  std::memcpy(values.data(), bytes.data(), bytes.size());
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
   return values;
 }
 

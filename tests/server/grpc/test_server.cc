@@ -136,7 +136,7 @@ std::vector<float> RawOutput(const inference::ModelInferResponse& response) {
   if (response.raw_output_contents_size() != 1) return {};
   const std::string& raw = response.raw_output_contents(0);
   std::vector<float> values(raw.size() / sizeof(float));
-  std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
+  if (!values.empty()) std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
   return values;
 }
 
