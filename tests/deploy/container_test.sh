@@ -25,7 +25,7 @@ cleanup() {
   local rc=$?
   for c in "${containers[@]}"; do
     ((rc == 0 || rc == SKIP)) || { log "--- logs of $c"; podman logs --tail 30 "$c" >&2 2>&1 || true; }
-    timeout 60 podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+    timeout 60 podman rm -f -v -t 0 "$c" >/dev/null 2>&1 || true
   done
   rm -rf "$tmp"
 }
