@@ -8,6 +8,7 @@
 #include "conformance_command.h"
 #include "loadgen.h"
 #include "remote_commands.h"
+#include "remote_common.h"
 #include "subcommand.h"
 
 namespace tconv::tool {
@@ -23,6 +24,7 @@ void PrintUsage(std::ostream& out) {
   for (const Subcommand& command : kSubcommands) {
     out << "  " << command.name << " " << command.usage << "\n      " << command.summary << "\n";
   }
+  out << "\nevery command that takes --server also takes " << kSecurityFlagsUsage << "\n";
 }
 
 int Main(const std::vector<std::string>& args) {

@@ -19,11 +19,12 @@ namespace tconv::tool {
 // tconv-server's default --grpc_address, reached from the same host.
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:8001";
 inline constexpr std::string_view kRemoteFlagsUsage =
-    "[--server=HOST:PORT (default 127.0.0.1:8001)] [--timeout=DURATION (default 30s)] "
-    "[--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] [--token_file=FILE]";
+    "[--server=HOST:PORT (default 127.0.0.1:8001)] [--timeout=DURATION (default 30s)]";
 // Transport security of every remote subcommand: TLS trusting --tls_ca_file (else the system's
 // roots), a client certificate for mutual TLS, and a bearer token read from a file (never
 // given on the command line, where other users could read it).
+inline constexpr std::string_view kSecurityFlagsUsage =
+    "[--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] [--token_file=FILE]";
 inline constexpr FlagSpec kSecurityFlags[] = {
     {"tls_ca_file"}, {"tls_cert_file"}, {"tls_key_file"}, {"token_file"}};
 
