@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package tconv needs to build, test and run.
 # Usage: scripts/install-deps.sh [--test] [--bench] [--deploy]
-#   --test   also what the test suite needs (podman, prometheus, python/node clients)
+#   --test   also what the test suite needs (podman, prometheus, python/node clients; openssl
+#            makes the throwaway certificates of tests/security)
 #   --bench  also the benchmark-only peers (oneDNN)
 #   --deploy also what the deployment tests need: podman (container image), Prometheus
 #            (promtool, real scrape), Node/npm (manifest validation, Node client) and Python's
@@ -17,7 +18,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-numpy) ;;
+    --test) packages+=(python3 python3-numpy openssl) ;;
     --bench) packages+=(libdnnl-dev) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-grpcio
