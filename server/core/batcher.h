@@ -23,7 +23,7 @@ namespace tconv::server {
 // config may override them. The defaults come from bench/batching/ (README.md has the run; kernel
 // examples/s by batch size, and the in-process batcher under closed-loop load with 1, 8 and
 // 32 submitters) on the cvae_* and dcgan_* layers of bench/suite.json, on the 2-core
-// development machine (AMD EPYC Zen 4, 2 executor threads; the machine was shared, so only
+// development machine (Intel Xeon with AVX-512, 2 executor threads; the machine was shared, so only
 // differences well above the noise were used):
 struct BatchingOptions {
   // Examples per kernel run. On one thread these layers run no faster per example in batches
