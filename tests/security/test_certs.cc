@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -44,7 +45,8 @@ std::string TestCerts::Read(const std::string& name) const {
   return text.str();
 }
 
-int Spawn(std::vector<std::string> argv, const std::string& out_path, const std::string& err_path) {
+int SpawnDetached(std::vector<std::string> argv, const std::string& out_path,
+                  const std::string& err_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
@@ -54,15 +56,18 @@ int Spawn(std::vector<std::string> argv, const std::string& out_path, const std:
   std::vector<char*> args;
   for (std::string& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
-  int exit_code = -1;
   pid_t pid = 0;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  const bool started = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0;
   posix_spawn_file_actions_destroy(&actions);
-  return exit_code;
+  return started ? pid : -1;
+}
+
+int Spawn(std::vector<std::string> argv, const std::string& out_path, const std::string& err_path) {
+  const int pid = SpawnDetached(std::move(argv), out_path, err_path);
+  if (pid < 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 absl::StatusOr<TestCerts> MakeTestCerts(const std::string& dir) {
