@@ -20,13 +20,6 @@
 #include "testing/status_matchers.h"
 #include "tests/server/core/batcher_test_util.h"
 
-// ThreadSanitizer: Debian's oneTBB is not instrumented and recycles its internal memory (e.g.
-// a torn-down task_arena's) through its own allocator, which TSan cannot see; setting up the
-// next arena on another thread then shows as a race inside libtbb. Those reports, and only
-// those, are suppressed; races in tconv code still fail the run.
-#if defined(__SANITIZE_THREAD__)
-extern "C" const char* __tsan_default_suppressions() { return "race:libtbb.so\n"; }
-#endif
 
 namespace tconv::server {
 namespace {
