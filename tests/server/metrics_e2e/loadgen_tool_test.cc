@@ -19,7 +19,7 @@
 #include "testing/http_get.h"
 #include "testing/status_matchers.h"
 #include "tests/server/grpc/test_server.h"
-#include "tests/server/metrics_e2e/subprocess.h"
+#include "testing/subprocess.h"
 
 namespace tconv::testing {
 namespace {

@@ -1,7 +1,7 @@
 // Child processes for the tests of the real binaries: every wait is bounded, and a child still
 // running when its object goes away is killed.
-#ifndef TCONV_TESTS_SERVER_METRICS_E2E_SUBPROCESS_H_
-#define TCONV_TESTS_SERVER_METRICS_E2E_SUBPROCESS_H_
+#ifndef TCONV_TESTS_TESTING_SUBPROCESS_H_
+#define TCONV_TESTS_TESTING_SUBPROCESS_H_
 
 #include <fcntl.h>
 #include <poll.h>
@@ -31,16 +31,19 @@ inline std::string ReadFile(const std::string& path) {
 
 class Subprocess {
  public:
-  // Starts `args` with stdout on a pipe (see ReadLine) and stderr in the file `stderr_path`.
-  Subprocess(std::vector<std::string> args, const std::string& stderr_path) {
+  // Starts `args` with stdout on a pipe (see ReadLine) and stderr in the file `stderr_path`,
+  // or inherited when it is empty.
+  explicit Subprocess(std::vector<std::string> args, const std::string& stderr_path = "") {
     int fds[2];
     if (pipe(fds) != 0) return;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!stderr_path.empty()) {
+      posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -132,4 +135,4 @@ inline ToolRun RunTool(std::vector<std::string> args, const std::string& scratch
 
 }  // namespace tconv::testing
 
-#endif  // TCONV_TESTS_SERVER_METRICS_E2E_SUBPROCESS_H_
+#endif  // TCONV_TESTS_TESTING_SUBPROCESS_H_
