@@ -10,23 +10,27 @@ SerialExecutor::SerialExecutor() : thread_([this] { Loop(); }) {}
 
 SerialExecutor::~SerialExecutor() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  work_or_stop_.notify_one();
   thread_.join();
 }
 
 void SerialExecutor::Add(absl::AnyInvocable<void() &&> work) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(work));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(work));
+  }
+  work_or_stop_.notify_one();
 }
 
 void SerialExecutor::Loop() {
   while (true) {
     absl::AnyInvocable<void() &&> work;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SerialExecutor::HasWorkOrStopping));
+      std::unique_lock<std::mutex> lock(mu_);
+      work_or_stop_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to run
       work = std::move(queue_.front());
       queue_.pop_front();

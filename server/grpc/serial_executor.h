@@ -5,12 +5,13 @@
 #ifndef TCONV_SERVER_GRPC_SERIAL_EXECUTOR_H_
 #define TCONV_SERVER_GRPC_SERIAL_EXECUTOR_H_
 
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <thread>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 
@@ -29,13 +30,12 @@ class SerialExecutor {
 
  private:
   void Loop();
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !queue_.empty();
-  }
 
-  absl::Mutex mu_;
-  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex, not absl::Mutex: Debian's Abseil has no ThreadSanitizer annotations.
+  std::mutex mu_;
+  std::condition_variable work_or_stop_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_;  // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
   std::thread thread_;
 };
 
