@@ -167,8 +167,27 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Calls per contender in each round; the first call of a round is not timed, so a library's
-// threads still spinning from the previous contender do not count against the next one.
+// Waits until the process's other threads have stopped using CPU (at most ~100 ms). After a
+// parallel call, oneDNN's OpenMP workers keep spinning for GOMP_SPINCOUNT pauses (300k by
+// default: ~10-20 ms on our CPUs) and TBB's workers briefly too; on a 2-core machine a spinning
+// worker takes a core from the next contender's threads and doubles its 2-thread time. Each
+// library then starts its round from idle workers, like the other, and keeps its own spinning
+// between its own back-to-back calls (what a caller of that library sees).
+void WaitForIdleWorkers() {
+  auto process_cpu_ms = [] {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+  };
+  for (int i = 0; i < 100; ++i) {
+    const double before = process_cpu_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (process_cpu_ms() - before < 0.1) return;  // others used < 10% of a CPU
+  }
+}
+
+// Calls per contender in each round; the first call of a round is not timed (it wakes the
+// library's workers and warms the caches).
 constexpr int kCallsPerRound = 3;
 constexpr int kMinCalls = 12;
 constexpr int kMaxRounds = 2000;
@@ -218,6 +237,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   for (auto _ : state) {
     for (int round = 0; round < kMaxRounds; ++round) {
       for (Contender& c : timed) {
+        WaitForIdleWorkers();
         c.run();
         for (int k = 0; k < kCallsPerRound; ++k) {
           const double begin = NowMs(cpu_clock);
