@@ -168,11 +168,11 @@ double Median(std::vector<double> v) {
 }
 
 // Waits until the process's other threads have stopped using CPU (at most ~100 ms). After a
-// parallel call, oneDNN's OpenMP workers keep spinning for GOMP_SPINCOUNT pauses (300k by
-// default: ~10-20 ms on our CPUs) and TBB's workers briefly too; on a 2-core machine a spinning
-// worker takes a core from the next contender's threads and doubles its 2-thread time. Each
-// library then starts its round from idle workers, like the other, and keeps its own spinning
-// between its own back-to-back calls (what a caller of that library sees).
+// parallel call, oneDNN's OpenMP workers keep spinning for GOMP_SPINCOUNT pauses (1-4 ms
+// measured here) and TBB's workers briefly too; on a 2-core machine a spinning worker takes a
+// core from the next contender's threads and doubled its small 2-thread timings. Each library
+// then starts its round from idle workers, like the other, and keeps its own spinning between
+// its own back-to-back calls (what a caller of that library sees).
 void WaitForIdleWorkers() {
   auto process_cpu_ms = [] {
     timespec t;
