@@ -29,6 +29,7 @@
 #include "onednn_peer.h"
 #include "report.h"
 #include "suite.h"
+#include "torch_peer.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 
@@ -221,6 +222,15 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
     all.push_back({"oneDNN", [&] { (*peer)->Run(w->input.data(), out_dnnl.data()); },
                    [&] { return out_dnnl; }, &row->onednn_ms, {}});
   }
+  TorchDeconvolution::SetThreads(threads);
+  std::vector<float> out_torch(out_cl.size());
+  auto torch = TorchDeconvolution::Create(w->c.config, w->weights, in_nhwc);
+  if (torch.ok()) {
+    all.push_back({"PyTorch", [&] { (*torch)->Run(w->input.data(), out_torch.data()); },
+                   [&] { return out_torch; }, &row->torch_ms, {}});
+  } else if (torch.status().code() != absl::StatusCode::kUnimplemented) {
+    w->error = torch.status().ToString();
+  }
   std::vector<Contender> timed;
   for (Contender& c : all) {
     c.run();
@@ -253,6 +263,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   for (Contender& c : timed) *c.median_ms = Median(c.ms);
   state.counters["tconv_ms"] = row->tconv_ms;
   state.counters["onednn_ms"] = row->onednn_ms;
+  state.counters["torch_ms"] = row->torch_ms;
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -299,6 +310,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("%s; %s\n", OneDnnDeconvolution::Describe().c_str(), LoadAverage().c_str());
+  std::printf("%s\n", TorchDeconvolution::Describe().c_str());
   if (options.thread_cpu_clock) {
     std::printf("1-thread times are the calling thread's CPU time (--clock=thread_cpu)\n");
   }

@@ -17,6 +17,7 @@ struct Row {
   double tconv_ms = -1;          // channels_last
   double tconv_cf_ms = -1;       // channels_first, same layer
   double onednn_ms = -1;
+  double torch_ms = -1;          // PyTorch (libtorch)
   double tconv_1t_ms = -1;       // tconv channels_last with 1 thread, for the scaling column
   int64_t packed_bytes = 0;
 };
