@@ -1,7 +1,7 @@
-// tconv_bench: tconv's fast path against oneDNN's deconvolution on the layer suite, in one
-// process and run, at 1 and 2 threads. Every case is first checked against tconv's reference
-// (both libraries, within the conformance tolerance); then each is timed (median of >= 10
-// calls after warm-up) and the tables of report.h are printed.
+// tconv_bench: tconv's fast path against oneDNN's deconvolution and PyTorch's conv_transpose2d
+// on the layer suite, in one process and run, at 1 and 2 threads. Every case is first checked
+// against tconv's reference (every library, within the conformance tolerance); then each is
+// timed (median of >= 10 calls after warm-up) and the tables of report.h are printed.
 //
 //   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING]
 //               [--seconds=0.25] [--clock=thread_cpu] [Google Benchmark flags]
@@ -29,9 +29,9 @@
 #include "onednn_peer.h"
 #include "report.h"
 #include "suite.h"
-#include "torch_peer.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
+#include "torch_peer.h"
 
 namespace tconv::bench {
 namespace {
@@ -193,7 +193,7 @@ constexpr int kCallsPerRound = 3;
 constexpr int kMinCalls = 12;
 constexpr int kMaxRounds = 2000;
 
-// Times tconv (channels_last and channels_first) and oneDNN on one workload, interleaved
+// Times tconv (channels_last and channels_first), oneDNN and PyTorch on one workload, interleaved
 // round by round so that all see the same load on a shared machine. Each answer is checked
 // against the reference first; a contender that disagrees is reported and not timed.
 void BenchCase(benchmark::State& state, Workload* w, int threads, const Options* options,
@@ -264,6 +264,19 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   state.counters["tconv_ms"] = row->tconv_ms;
   state.counters["onednn_ms"] = row->onednn_ms;
   state.counters["torch_ms"] = row->torch_ms;
+}
+
+void PrintRatioLine(const char* what, const std::vector<Table>& tables,
+                    const std::vector<Ratios>& geomeans, double Ratios::*ratio) {
+  std::printf("geomean %s time ratio:", what);
+  for (size_t t = 0; t < tables.size(); ++t) {
+    if (geomeans[t].*ratio > 0) {
+      std::printf(" %dT=%.2f", tables[t].threads, geomeans[t].*ratio);
+    } else {
+      std::printf(" %dT=n/a", tables[t].threads);
+    }
+  }
+  std::printf("\n");
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -352,7 +365,7 @@ int main(int argc, char** argv) {
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  std::vector<double> geomeans;
+  std::vector<Ratios> geomeans;
   int failures = 0;
   for (size_t t = 0; t < tables.size(); ++t) {
     for (size_t i = 0; i < workloads.size(); ++i) {
@@ -367,14 +380,8 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("%s at the end\n", LoadAverage().c_str());
-  std::printf("geomean onednn/tconv time ratio:");
-  for (size_t t = 0; t < tables.size(); ++t) {
-    if (geomeans[t] > 0) {
-      std::printf(" %dT=%.2f", tables[t].threads, geomeans[t]);
-    } else {
-      std::printf(" %dT=n/a", tables[t].threads);
-    }
-  }
-  std::printf("\n");
+  // The last two lines, for scripts: "geomean <what> time ratio: 1T=<x> 2T=<y>".
+  PrintRatioLine("onednn/tconv", tables, geomeans, &Ratios::onednn);
+  PrintRatioLine("best-peer/tconv", tables, geomeans, &Ratios::best_peer);
   return failures == 0 ? 0 : 1;
 }

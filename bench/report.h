@@ -1,5 +1,6 @@
 // The benchmark's tables: per thread count, one row per suite case and batch, tconv against
-// oneDNN, with geometric means; ends with the one-line summary scripts look for.
+// oneDNN and PyTorch and against the faster of the two per case ("best peer", issue 6's bar),
+// with geometric means; ends with the one-line summaries scripts look for.
 #ifndef TCONV_BENCH_REPORT_H_
 #define TCONV_BENCH_REPORT_H_
 
@@ -13,12 +14,12 @@ namespace tconv::bench {
 struct Row {
   std::string name;
   int64_t batch = 0;
-  double flops = 0;              // nominal FLOPs per call
-  double tconv_ms = -1;          // channels_last
-  double tconv_cf_ms = -1;       // channels_first, same layer
+  double flops = 0;         // nominal FLOPs per call
+  double tconv_ms = -1;     // channels_last
+  double tconv_cf_ms = -1;  // channels_first, same layer
   double onednn_ms = -1;
-  double torch_ms = -1;          // PyTorch (libtorch)
-  double tconv_1t_ms = -1;       // tconv channels_last with 1 thread, for the scaling column
+  double torch_ms = -1;     // PyTorch (libtorch)
+  double tconv_1t_ms = -1;  // tconv channels_last with 1 thread, for the scaling column
   int64_t packed_bytes = 0;
 };
 
@@ -29,9 +30,15 @@ struct Table {
   std::vector<Row> rows;
 };
 
-// Prints the table and its geometric means; returns the geomean of onednn_ms / tconv_ms over
-// the rows where both were measured (0 when none).
-double PrintTable(const Table& table);
+// Geometric means of peer time / tconv time over the rows where both were measured; 0 when
+// there are none. > 1 means tconv is faster.
+struct Ratios {
+  double onednn = 0;
+  double best_peer = 0;  // the faster of oneDNN and PyTorch, per row
+};
+
+// Prints the table and its geometric means.
+Ratios PrintTable(const Table& table);
 
 }  // namespace tconv::bench
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces bench/README.md's table: installs the benchmark's Debian packages (oneDNN),
-# builds tconv in Release mode in build/bench and runs tconv_bench (tconv vs oneDNN on
-# bench/suite.json at 1 and 2 threads). Extra arguments go to tconv_bench, e.g.
+# Reproduces bench/README.md's table: installs the benchmark's Debian packages (oneDNN,
+# PyTorch, OpenBLAS), builds tconv in Release mode in build/bench and runs tconv_bench (tconv
+# vs oneDNN and PyTorch on bench/suite.json at 1 and 2 threads). Extra arguments go to
+# tconv_bench, e.g.
 #   bench/run.sh --cases=pix2pix --threads=1
 # The output is also saved to build/bench/tconv_bench.txt.
 set -euo pipefail
@@ -10,4 +11,15 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cmake -S "$root" -B "$root/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DTCONV_BUILD_SERVICE=OFF -DTCONV_BUILD_TESTS=OFF -DTCONV_BUILD_BENCH=ON
 cmake --build "$root/build/bench" --target tconv_bench -- -j "$(nproc)"
+# OpenBLAS (PyTorch's GEMM) falls back to generic SSE3 kernels on CPUs it does not recognise
+# (e.g. recent Xeons in VMs); name the kernels the CPU can run unless the caller chose.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
+  has() { [[ " $flags " == *" $1 "* ]]; }
+  if has avx512f && has avx512bw && has avx512vl && has avx512dq; then
+    export OPENBLAS_CORETYPE=SkylakeX
+  elif has avx2 && has fma; then
+    export OPENBLAS_CORETYPE=Haswell
+  fi
+fi
 "$root/build/bench/bench/tconv_bench" "$@" | tee "$root/build/bench/tconv_bench.txt"

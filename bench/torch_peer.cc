@@ -22,8 +22,9 @@ std::string TorchDeconvolution::Describe() {
   return "PyTorch: not found at build time (install libtorch-dev: scripts/install-deps.sh --bench)";
 }
 void TorchDeconvolution::SetThreads(int) {}
-absl::StatusOr<std::unique_ptr<TorchDeconvolution>> TorchDeconvolution::Create(
-    const LayerConfig&, const LayerWeights&, const Shape4&) {
+absl::StatusOr<std::unique_ptr<TorchDeconvolution>> TorchDeconvolution::Create(const LayerConfig&,
+                                                                               const LayerWeights&,
+                                                                               const Shape4&) {
   return absl::UnimplementedError("built without PyTorch");
 }
 
@@ -45,8 +46,8 @@ class Peer final : public TorchDeconvolution {
  private:
   std::vector<int64_t> in_, out_;  // NCHW sizes of the Keras input and output
   std::vector<int64_t> stride_, padding_, output_padding_, dilation_;
-  at::Tensor weight_;                // [C, F, kh, kw], channels_last
-  c10::optional<at::Tensor> bias_;   // [F]
+  at::Tensor weight_;               // [C, F, kh, kw], channels_last
+  c10::optional<at::Tensor> bias_;  // [F]
 };
 
 // PyTorch crops `padding` from both ends of the full result of length L, then appends
@@ -69,11 +70,11 @@ Peer::Peer(const LayerConfig& config, const LayerWeights& weights, const Shape4&
     output_padding_.push_back(std::max<int64_t>(0, o - (full - 2 * crop)));
   }
   // Keras (kh, kw, F, C) -> PyTorch (C, F, kh, kw); neither flips the kernel.
-  at::Tensor keras = at::from_blob(const_cast<float*>(weights.kernel.data()), {kh, kw, f, c},
-                                   at::kFloat);
+  at::Tensor keras =
+      at::from_blob(const_cast<float*>(weights.kernel.data()), {kh, kw, f, c}, at::kFloat);
   weight_ = keras.permute({3, 2, 0, 1}).contiguous(at::MemoryFormat::ChannelsLast);
-  if (config.use_bias) bias_ = at::from_blob(const_cast<float*>(weights.bias.data()), {f},
-                                             at::kFloat).clone();
+  if (config.use_bias)
+    bias_ = at::from_blob(const_cast<float*>(weights.bias.data()), {f}, at::kFloat).clone();
 }
 
 void Peer::Run(const float* input, float* output) {
@@ -86,24 +87,32 @@ void Peer::Run(const float* input, float* output) {
   ChannelsLastView(output, out_).copy_(result.narrow(2, 0, out_[2]).narrow(3, 0, out_[3]));
 }
 
-// The file of the shared library that answers `sgemm_`: Debian's libblas.so.3 is an
-// alternative (OpenBLAS, BLIS, reference BLAS, ...), and the one installed decides PyTorch's speed.
+// Which BLAS PyTorch's GEMM runs on: Debian's libblas.so.3 is an alternative (OpenBLAS, BLIS,
+// reference BLAS, ...), and OpenBLAS picks its kernels from the CPU model, falling back to
+// generic SSE3 ones ("Prescott") on CPUs it does not know (bench/README.md: OPENBLAS_CORETYPE).
 std::string BlasLibrary() {
   Dl_info info;
   void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
   if (sgemm == nullptr || dladdr(sgemm, &info) == 0 || info.dli_fname == nullptr) return "?";
   char* real = realpath(info.dli_fname, nullptr);
-  if (real == nullptr) return info.dli_fname;
-  std::string path = real;
+  std::string blas = real != nullptr ? real : info.dli_fname;
   free(real);
-  return path;
+  using Name = char* (*)();
+  if (auto corename = reinterpret_cast<Name>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    const std::string core = corename();
+    absl::StrAppend(&blas, ", OpenBLAS kernels for ", core);
+    if (core == "Prescott") absl::StrAppend(&blas, " = generic SSE3: set OPENBLAS_CORETYPE");
+  }
+  return blas;
 }
 
 }  // namespace
 
 std::string TorchDeconvolution::Describe() {
-  return absl::StrCat("PyTorch ", TORCH_VERSION, " (", at::get_parallel_info().find("OpenMP") !=
-                      std::string::npos ? "OpenMP threads" : "non-OpenMP runtime",
+  return absl::StrCat("PyTorch ", TORCH_VERSION, " (",
+                      at::get_parallel_info().find("OpenMP") != std::string::npos
+                          ? "OpenMP threads"
+                          : "non-OpenMP runtime",
                       ", BLAS ", BlasLibrary(), ")");
 }
 
