@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 namespace tconv::bench {
 namespace {
@@ -81,16 +82,21 @@ void PrintRow(const Table& t, const Row& r) {
   std::printf(" %7.1f\n", double(r.packed_bytes) / (1 << 20));
 }
 
-}  // namespace
+// "12.3", or "-" when nothing was measured.
+std::string OneDecimal(double value) {
+  char text[32] = "-";
+  if (value > 0) std::snprintf(text, sizeof(text), "%.1f", value);
+  return text;
+}
 
-Ratios PrintTable(const Table& t) {
-  PrintHeader(t);
+// The lines under a table: geometric means, which peer won how often, the worst case.
+struct Summary {
   GeoMean tconv, onednn, torch, best_peer, onednn_ratio, best_ratio, cf, scaling;
-  double worst = 0;
+  double worst = 0;  // lowest best-peer/tconv ratio
   const char* worst_name = "";
   int below = 0, best_onednn = 0, best_torch = 0;
-  for (const Row& r : t.rows) {
-    PrintRow(t, r);
+
+  void Add(const Row& r) {
     const Best best = BestPeer(r);
     const double q = Ratio(best.ms, r.tconv_ms);
     tconv.Add(Gflops(r.flops, r.tconv_ms));
@@ -108,19 +114,36 @@ Ratios PrintTable(const Table& t) {
     }
     if (q > 0 && q < 0.9) ++below;
   }
-  std::printf(
-      "geomean GFLOP/s: tconv %.1f (%.0f%% of peak), oneDNN %.1f, PyTorch %.1f, best peer "
-      "%.1f; best peer per case: oneDNN %d, PyTorch %d\n",
-      tconv.Value(), t.peak_gflops > 0 ? 100 * tconv.Value() / t.peak_gflops : 0.0, onednn.Value(),
-      torch.Value(), best_peer.Value(), best_onednn, best_torch);
-  std::printf(
-      "geomean time ratios: oneDNN/tconv %.2f over %d cases, best-peer/tconv %.2f over %d "
-      "cases; worst best-peer/tconv %.2f (%s), %d below 0.9; channels_first/last %.2f",
-      onednn_ratio.Value(), onednn_ratio.count, best_ratio.Value(), best_ratio.count, worst,
-      worst_name, below, cf.Value());
-  if (scaling.count > 0) std::printf("; speed-up over 1 thread %.2f", scaling.Value());
-  std::printf("\n");
-  return {onednn_ratio.Value(), best_ratio.Value()};
+
+  void Print(const Table& t) const {
+    std::printf(
+        "geomean GFLOP/s: tconv %s (%.0f%% of peak), oneDNN %s, PyTorch %s, best peer %s; "
+        "best peer per case: oneDNN %d, PyTorch %d\n",
+        OneDecimal(tconv.Value()).c_str(),
+        t.peak_gflops > 0 ? 100 * tconv.Value() / t.peak_gflops : 0.0,
+        OneDecimal(onednn.Value()).c_str(), OneDecimal(torch.Value()).c_str(),
+        OneDecimal(best_peer.Value()).c_str(), best_onednn, best_torch);
+    std::printf(
+        "geomean time ratios: oneDNN/tconv %.2f over %d cases, best-peer/tconv %.2f over %d "
+        "cases; worst best-peer/tconv %.2f (%s), %d below 0.9; channels_first/last %.2f",
+        onednn_ratio.Value(), onednn_ratio.count, best_ratio.Value(), best_ratio.count, worst,
+        worst_name, below, cf.Value());
+    if (scaling.count > 0) std::printf("; speed-up over 1 thread %.2f", scaling.Value());
+    std::printf("\n");
+  }
+};
+
+}  // namespace
+
+Ratios PrintTable(const Table& t) {
+  PrintHeader(t);
+  Summary summary;
+  for (const Row& r : t.rows) {
+    PrintRow(t, r);
+    summary.Add(r);
+  }
+  summary.Print(t);
+  return {summary.onednn_ratio.Value(), summary.best_ratio.Value()};
 }
 
 }  // namespace tconv::bench

@@ -46,7 +46,7 @@ class Peer final : public TorchDeconvolution {
  private:
   std::vector<int64_t> in_, out_;  // NCHW sizes of the Keras input and output
   std::vector<int64_t> stride_, padding_, output_padding_, dilation_;
-  at::Tensor weight_;               // [C, F, kh, kw], channels_last
+  at::Tensor weight_;               // [C, F, kh, kw], contiguous (see torch_peer.h)
   c10::optional<at::Tensor> bias_;  // [F]
 };
 
@@ -72,7 +72,7 @@ Peer::Peer(const LayerConfig& config, const LayerWeights& weights, const Shape4&
   // Keras (kh, kw, F, C) -> PyTorch (C, F, kh, kw); neither flips the kernel.
   at::Tensor keras =
       at::from_blob(const_cast<float*>(weights.kernel.data()), {kh, kw, f, c}, at::kFloat);
-  weight_ = keras.permute({3, 2, 0, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+  weight_ = keras.permute({3, 2, 0, 1}).contiguous();
   if (config.use_bias)
     bias_ = at::from_blob(const_cast<float*>(weights.bias.data()), {f}, at::kFloat).clone();
 }

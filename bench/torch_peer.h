@@ -1,7 +1,10 @@
 // PyTorch's conv_transpose2d (libtorch, the C++ API) as a benchmark peer, served the way a
 // PyTorch user serves NHWC data: the input wrapped without a copy as a channels_last tensor,
-// weights converted once from the Keras layout to PyTorch's [C, F, kh, kw] in channels_last
-// memory format (what `model.to(memory_format=torch.channels_last)` does), inference mode.
+// weights converted once from the Keras layout to PyTorch's [C, F, kh, kw], inference mode.
+// The weights stay in PyTorch's default contiguous layout: converted to channels_last too (what
+// `model.to(memory_format=torch.channels_last)` does) they made Debian's build 1.1-6x slower
+// (26 vs 4.5 ms on pix2pix_up2 b1), and an NCHW input with transposes around the call was no
+// faster than the channels_last input.
 // Everything PyTorch needs per call to hand back the Keras answer in the caller's NHWC buffer
 // (cropping the extra bottom/right row of padding='same', layout conversion, the copy out of
 // the tensor PyTorch allocates) is part of Run and of its time.
