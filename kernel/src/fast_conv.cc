@@ -28,8 +28,12 @@ namespace tconv::internal {
 namespace {
 
 // Work below this many FLOPs stays on one thread: handing a task over costs a few
-// microseconds, which is what ~1-4 MFLOP take on one core.
+// microseconds, which is what ~1-4 MFLOP take on one core. A task is ~25 us of work: 4 MFLOP
+// for the GEMM tiles (100-170 GFLOP/s), 1 MFLOP for the dot kernels, which reach only 15-40
+// GFLOP/s (few filters, one pixel's sum at a time); with the GEMM figure, cvae_d3 at batch 8
+// (3.6 MFLOP, 0.2 ms) stayed on one thread.
 constexpr double kMinTaskFlops = 4e6;
+constexpr double kMinDotTaskFlops = 1e6;
 
 class FastConv final : public FastConv2DTranspose {
  public:
@@ -84,7 +88,8 @@ void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w
     return true;
   });
   const double item_flops = plan_.pixel_flops * double(plan_.block_pixels);
-  const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops / item_flops));
+  const double min_flops = plan_.dot ? kMinDotTaskFlops : kMinTaskFlops;
+  const auto grain = static_cast<int64_t>(std::max(1.0, min_flops / item_flops));
   ParallelFor(pool, items, grain,
               [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
 }
