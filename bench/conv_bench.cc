@@ -187,8 +187,13 @@ void WaitForIdleWorkers() {
   }
 }
 
-// Calls per contender in each round; the first call of a round is not timed (it wakes the
-// library's workers and warms the caches).
+// Each round of a contender starts with untimed calls, at least one and for at least kWarmUp:
+// they wake the library's workers and warm the caches. OpenMP's first call waits until all of
+// its threads have woken; a TBB worker wakes on its own time (0.1-5 ms after an idle wait on our
+// VMs, traced) and joins whichever call is running then, so after a single untimed call
+// tconv's timed calls often ran on one thread (unet_up1 b1: 0.52 ms at 2 threads, 0.21 now).
+constexpr auto kWarmUp = std::chrono::milliseconds(5);
+// Timed calls per contender in each round.
 constexpr int kCallsPerRound = 3;
 constexpr int kMinCalls = 12;
 constexpr int kMaxRounds = 2000;
@@ -248,7 +253,10 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
     for (int round = 0; round < kMaxRounds; ++round) {
       for (Contender& c : timed) {
         WaitForIdleWorkers();
-        c.run();
+        const auto warm_until = Clock::now() + kWarmUp;
+        do {
+          c.run();
+        } while (Clock::now() < warm_until);
         for (int k = 0; k < kCallsPerRound; ++k) {
           const double begin = NowMs(cpu_clock);
           c.run();
