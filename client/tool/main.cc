@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "conformance_command.h"
 #include "loadgen.h"
 #include "remote_commands.h"
@@ -47,4 +48,8 @@ int Main(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace tconv::tool
 
-int main(int argc, char** argv) { return tconv::tool::Main({argv + 1, argv + argc}); }
+int main(int argc, char** argv) {
+  // As in tconv-server: Debian's Abseil would check every gRPC lock for lock-order cycles.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return tconv::tool::Main({argv + 1, argv + argc});
+}
