@@ -25,10 +25,11 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTCONV_BUILD_TESTS=OFF \
     -DTCONV_BUILD_BENCH=ON >/dev/null
 fi
-ninja -C "$build" -j "$(nproc)" tconv-server tconv service_kernel_time >/dev/null
+ninja -C "$build" -j "$(nproc)" tconv-server tconv service_kernel_time service_rpc_floor >/dev/null
 server_bin="$build/server/tconv-server"
 tool="$build/client/tool/tconv"
 kernel_time="$build/bench/service/service_kernel_time"
+rpc_floor="$build/bench/service/service_rpc_floor"
 
 tmp="$(mktemp -d /tmp/tconv_service_bench.XXXXXX)"
 pids=()
@@ -133,18 +134,22 @@ while read -r name channels shape config; do
     printf '| %-18s | %4s | %12s | %12s | %6s | %10s | %10s |\n' "$name" "$c" "$on_rps" \
       "$off_rps" "${ratio}x" "$on_p50" "$off_p50" | tee -a "$report"
     if [[ "$c" == 1 ]]; then
-      overheads+=("$(awk -v n="$name" -v s="$shape" -v e="$on_p50" -v k="$kernel" \
-        'BEGIN {printf "| %-18s | %-12s | %8.0f | %8.1f | %8.0f |", n, s, e, k, e - k}')")
+      floor=$("$rpc_floor" --server="$on" --calls=2000 | sed 's/median_us=\([0-9.]*\).*/\1/')
+      overheads+=("$(awk -v n="$name" -v s="$shape" -v e="$on_p50" -v k="$kernel" -v f="$floor" \
+        'BEGIN {printf "| %-18s | %-12s | %8.0f | %8.1f | %8.0f | %8.0f | %8.0f |", n, s, e, k,
+                e - k, f, e - k - f}')")
     fi
   done
 done <"$tmp/cases.txt"
 {
   echo
   echo "Service overhead at concurrency 1 (batching on): end-to-end p50 minus kernel-only median"
-  echo "(kernel_time, batch 1, same thread count as the server)"
+  echo "(kernel_time, batch 1, same thread count as the server); rpc floor: median round trip of"
+  echo "an empty call (ServerLive, rpc_floor) right after, what gRPC and the machine cost anyway"
   echo
-  printf '| %-18s | %-12s | %8s | %8s | %8s |\n' layer input "e2e p50" kernel overhead
-  echo "|---|---|---|---|---|"
+  printf '| %-18s | %-12s | %8s | %8s | %8s | %8s | %8s |\n' layer input "e2e p50" kernel \
+    overhead "rpc floor" "- floor"
+  echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${overheads[@]}"
   echo "(all times in us)"
 } | tee -a "$report"
