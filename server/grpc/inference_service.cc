@@ -104,12 +104,16 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
+  const absl::Time start = absl::Now();
   if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
+    // Counted like every other outcome: a flood of refused calls must show in the metrics.
+    if (options_.observer != nullptr) {
+      options_.observer->OnRequest(request->model_name(), denied.code(), absl::Now() - start);
+    }
     return FinishNow(context, denied);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time start = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     ++in_flight_;

@@ -25,6 +25,7 @@ using ::tconv::security_testing::MakeTestCerts;
 using ::tconv::security_testing::TestCerts;
 using ::tconv::server::testing::Context;
 using ::tconv::server::testing::RawInfer;
+using ::tconv::server::testing::RecordingObserver;
 using ::tconv::server::testing::SeededLayer;
 using ::tconv::server::testing::TempDir;
 using ::tconv::server::testing::ToAbsl;
@@ -57,6 +58,7 @@ class SecureServer {
     Server::Options options;
     options.grpc_address = "127.0.0.1:0";
     options.manager = served->manager_.get();
+    options.observer = &served->observer_;
     ASSIGN_OR_RETURN(options.credentials, MakeServerCredentials(security.tls));
     if (security.token) {
       ASSIGN_OR_RETURN(Authorizer authorizer, Authorizer::Create({kToken, security.protect_reads}));
@@ -72,6 +74,7 @@ class SecureServer {
   const std::string& address() const { return server_->address(); }
   const std::string& repository() const { return repository_.path(); }
   LayerManager& manager() { return *manager_; }
+  const RecordingObserver& observer() const { return observer_; }
   std::vector<std::string> LayerNames() const {
     std::vector<std::string> names;
     for (const LayerInfo& info : manager_->ListLayers()) names.push_back(info.name);
@@ -81,6 +84,7 @@ class SecureServer {
  private:
   SecureServer() = default;
   TempDir repository_;
+  RecordingObserver observer_;
   std::unique_ptr<LayerManager> manager_;
   std::unique_ptr<Server> server_;
 };
@@ -247,6 +251,10 @@ TEST_F(SecurityTest, AuthInferenceProtectsInferenceButNotHealth) {
   EXPECT_THAT(Infer(channel, "gen"), StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(Infer(channel, "gen", kWrong), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_OK(Infer(channel, "gen", kRight));
+  // Refused calls are counted too (tconv_requests_total{code=...}).
+  EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kUnauthenticated), 1);
+  EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kPermissionDenied), 1);
+  EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kOk), 1);
 
   inference::ModelMetadataRequest metadata;
   metadata.set_name("gen");
