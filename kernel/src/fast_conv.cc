@@ -27,13 +27,14 @@
 namespace tconv::internal {
 namespace {
 
-// Work below this many FLOPs stays on one thread: handing a task over costs a few
-// microseconds, which is what ~1-4 MFLOP take on one core. A task is ~25 us of work: 4 MFLOP
-// for the GEMM tiles (100-170 GFLOP/s), 1 MFLOP for the dot kernels, which reach only 15-40
-// GFLOP/s (few filters, one pixel's sum at a time); with the GEMM figure, cvae_d3 at batch 8
-// (3.6 MFLOP, 0.2 ms) stayed on one thread.
+// Work below this many FLOPs stays on one thread: handing a task to a worker costs a few
+// microseconds (a worker lingers between calls, see parallel.h). 4 MFLOP is ~25 us for the GEMM
+// tiles (100-170 GFLOP/s); the dot kernels reach only 15-40 GFLOP/s (few filters, one pixel's
+// sum at a time), so their tasks are counted smaller: with the GEMM figure cvae_d3 at batch 8
+// (3.6 MFLOP, 0.23 ms) stayed on one thread, and with 1 MFLOP cvae_d3 and dcgan_g3 at batch 1
+// (0.45-0.63 MFLOP, 25-30 us) did; at 0.25 MFLOP they take 17-23 us on 2 threads.
 constexpr double kMinTaskFlops = 4e6;
-constexpr double kMinDotTaskFlops = 1e6;
+constexpr double kMinDotTaskFlops = 0.25e6;
 
 class FastConv final : public FastConv2DTranspose {
  public:
