@@ -1,0 +1,303 @@
+#include "fast_col.h"
+
+#include <algorithm>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fast_block.h"
+#include "fast_col_scratch.h"
+#include "fast_isa.h"
+#include "fast_layout.h"
+#include "fast_pack.h"
+#include "fast_plan.h"
+#include "microkernels.h"
+#include "parallel.h"
+
+namespace tconv::internal {
+namespace {
+
+// GEMM blocking, as fast_plan.cc's: one packed slice of kc channels x nr columns fits in L1
+// (64 KiB), the col rows one work item writes per panel in L1 (32 KiB).
+constexpr int64_t kPanelBytes = 64 << 10;
+constexpr int64_t kOutputBytes = 32 << 10;
+// A task is at least ~25 us of work (see fast_conv.cc): 4 MFLOP of GEMM at 100-170 GFLOP/s,
+// or 64 Ki additions of the gather.
+constexpr double kMinGemmTaskFlops = 4e6;
+constexpr int64_t kMinGatherTaskAdds = 64 << 10;
+// The col matrix of one pass over the batch is at most this many floats (2 MiB, the L2 of a
+// core here) unless one example alone needs more: with 32 MiB passes, unet_last at batch 8 took
+// 4.8 ms instead of 3.0, and a 1-channel 7x7 layer with 4 filters at batch 8 lost to the dot
+// path with AVX2 (15.8 ms vs 13.8; 5.7 ms with 2 MiB passes). Beyond kMaxExampleColFloats
+// (256 MiB) per example, the fallback runs instead.
+constexpr int64_t kMaxColFloats = int64_t{512} << 10;
+constexpr int64_t kMaxExampleColFloats = int64_t{64} << 20;
+
+// Taps along one axis, per phase: output m * s + phase reads input m + offset through kernel
+// position `index`. The same arithmetic as fast_plan.cc's AxisTaps (spec §3.2 crop).
+std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
+  const int64_t k = config.kernel_size[axis], s = config.strides[axis];
+  const int64_t d = config.dilation_rate[axis];
+  const int64_t full = (k - 1) * d + 1;
+  const int64_t crop = config.padding == Padding::kSame
+                           ? std::max<int64_t>(0, full - config.OutputLength(1, axis)) / 2
+                           : 0;
+  std::vector<std::vector<Tap>> phases(s);
+  for (int64_t phase = 0; phase < s; ++phase) {
+    for (int64_t p = 0; p < k; ++p) {
+      const int64_t num = phase + crop - p * d;
+      if (num % s == 0) phases[phase].push_back({p, num / s});
+    }
+  }
+  return phases;
+}
+
+// Sums one output row of F filters: out[x][f] = bias[f] + rows[k][x_offsets[x][j] + f] over
+// k < ny (kernel rows, p ascending), then j < x_count[x] (kernel columns, q ascending).
+template <int F>
+void GatherRow(const float* const* rows, int64_t ny, const int64_t* x_offsets,
+               const int64_t* x_count, int64_t kw, int64_t out_w, const float* bias, float* out) {
+  for (int64_t x = 0; x < out_w; ++x, x_offsets += kw, out += F) {
+    float acc[F];
+    for (int f = 0; f < F; ++f) acc[f] = bias[f];
+    for (int64_t k = 0; k < ny; ++k) {
+      for (int64_t j = 0; j < x_count[x]; ++j) {
+        const float* c = rows[k] + x_offsets[j];
+        for (int f = 0; f < F; ++f) acc[f] += c[f];
+      }
+    }
+    for (int f = 0; f < F; ++f) out[f] = acc[f];
+  }
+}
+
+using GatherRowFn = void (*)(const float* const*, int64_t, const int64_t*, const int64_t*, int64_t,
+                             int64_t, const float*, float*);
+constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, GatherRow<2>,
+                                                         GatherRow<3>, GatherRow<4>};
+
+// The variant that pads the fewest columns, the widest among equals (as fast_plan.cc's).
+GemmVariant PickGemm(const KernelSet& kernels, int64_t columns) {
+  GemmVariant best = kernels.gemm[0];
+  auto padded = [&](const GemmVariant& v) { return (columns + v.nr - 1) / v.nr * v.nr; };
+  for (int i = 1; i < kernels.num_gemm; ++i) {
+    if (padded(kernels.gemm[i]) < padded(best)) best = kernels.gemm[i];
+  }
+  return best;
+}
+
+struct CallShape {
+  int64_t batch, in_h, in_w, out_h, out_w;
+};
+
+class ColConv final : public FastConv2DTranspose {
+ public:
+  ColConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights,
+          std::unique_ptr<const FastConv2DTranspose> fallback);
+  void Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
+           const ComputePool& pool) const override {
+    if (in_h * in_w * width_ > kMaxExampleColFloats) {
+      return fallback_->Run(input, batch, in_h, in_w, output, pool);
+    }
+    ColScratchLease scratch;
+    RunNhwc(input, Shape(batch, in_h, in_w), output, pool, *scratch);
+  }
+  void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                        float* output, const ComputePool& pool) const override;
+  int64_t packed_bytes() const override {
+    return (packed_.size() + bias_.size()) * int64_t{sizeof(float)} + fallback_->packed_bytes();
+  }
+
+ private:
+  CallShape Shape(int64_t batch, int64_t in_h, int64_t in_w) const {
+    return {batch, in_h, in_w, config_.OutputLength(in_h, 0), config_.OutputLength(in_w, 1)};
+  }
+  void RunNhwc(const float* input, const CallShape& shape, float* output, const ComputePool& pool,
+               ColScratch& scratch) const;
+  // col rows [first, last) (pixels of the batch, flat), every panel.
+  void GemmPixels(const float* input, int64_t first, int64_t last, float* col) const;
+  void BuildColumnTable(const CallShape& shape, ColScratch& scratch) const;
+  // Output rows [begin, end) of the batch, flat over (example, y).
+  void GatherRows(const CallShape& shape, const float* col, const ColScratch& scratch,
+                  int64_t begin, int64_t end, float* output) const;
+  void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
+                 const ComputePool& pool) const;
+
+  LayerConfig config_;
+  int64_t channels_, filters_, kw_;
+  std::vector<std::vector<Tap>> taps_y_, taps_x_;
+  GemmVariant gemm_;
+  int64_t width_;         // col columns: kh * kw * filters padded to panels of gemm_.nr
+  int64_t chunk_;         // input channels per GEMM call
+  int64_t block_pixels_;  // col rows per GEMM work item, a multiple of gemm_.mr
+  AlignedFloats packed_;  // per panel j, [C x nr]: packed_[(j * C + c) * nr + n] = w[j*nr+n][c]
+  AlignedFloats bias_;    // filters_ start values (-0 as +0, as fast_pack.cc)
+  AlignedFloats zeros_;   // gemm_.nr zeros: the GEMM's start values
+  // Runs inputs whose col matrix per example would exceed kMaxExampleColFloats.
+  std::unique_ptr<const FastConv2DTranspose> fallback_;
+};
+
+ColConv::ColConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights,
+                 std::unique_ptr<const FastConv2DTranspose> fallback)
+    : config_(config),
+      channels_(channels),
+      filters_(config.filters),
+      kw_(config.kernel_size[1]),
+      taps_y_(AxisTaps(config, 0)),
+      taps_x_(AxisTaps(config, 1)),
+      gemm_(PickGemm(SelectKernels(), config.kernel_size[0] * kw_ * filters_)),
+      width_((config.kernel_size[0] * kw_ * filters_ + gemm_.nr - 1) / gemm_.nr * gemm_.nr),
+      chunk_(std::clamp<int64_t>(kPanelBytes / (gemm_.nr * int64_t{sizeof(float)}), 16, channels)),
+      block_pixels_(
+          std::max<int64_t>(1, kOutputBytes / (gemm_.nr * int64_t{sizeof(float)}) / gemm_.mr) *
+          gemm_.mr),
+      packed_(width_ * channels),
+      bias_(filters_),
+      zeros_(gemm_.nr),
+      fallback_(std::move(fallback)) {
+  // Keras' kernel is [kh][kw][F][C]: column n = tap * F + f of the col GEMM is row n of it.
+  const int64_t columns = config.kernel_size[0] * kw_ * filters_, nr = gemm_.nr;
+  for (int64_t n = 0; n < columns; ++n) {
+    float* panel = packed_.data() + n / nr * channels * nr + n % nr;
+    for (int64_t c = 0; c < channels; ++c) panel[c * nr] = weights.kernel[n * channels + c];
+  }
+  for (size_t f = 0; f < weights.bias.size(); ++f) {
+    bias_.data()[f] = weights.bias[f] == 0.0f ? 0.0f : weights.bias[f];
+  }
+}
+
+void ColConv::RunNhwc(const float* input, const CallShape& shape, float* output,
+                      const ComputePool& pool, ColScratch& scratch) const {
+  const int64_t example_pixels = shape.in_h * shape.in_w;
+  const int64_t group =
+      std::clamp<int64_t>(kMaxColFloats / (example_pixels * width_), 1, shape.batch);
+  float* col = scratch.col.Get(group * example_pixels * width_);
+  BuildColumnTable(shape, scratch);
+  const double item_flops = 2.0 * double(block_pixels_ * channels_ * width_);
+  const auto gemm_grain = static_cast<int64_t>(std::max(1.0, kMinGemmTaskFlops / item_flops));
+  const int64_t row_adds = shape.out_w * filters_ *
+                           std::max<int64_t>(1, config_.kernel_size[0] * kw_ /
+                                                    (config_.strides[0] * config_.strides[1]));
+  const int64_t gather_grain = std::max<int64_t>(1, kMinGatherTaskAdds / row_adds);
+  for (int64_t first = 0; first < shape.batch; first += group) {
+    CallShape pass = shape;
+    pass.batch = std::min(group, shape.batch - first);
+    const float* in = input + first * example_pixels * channels_;
+    const int64_t pixels = pass.batch * example_pixels;
+    const int64_t items = (pixels + block_pixels_ - 1) / block_pixels_;
+    ParallelFor(pool, items, gemm_grain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        GemmPixels(in, i * block_pixels_, std::min(pixels, (i + 1) * block_pixels_), col);
+      }
+    });
+    float* out = output + first * shape.out_h * shape.out_w * filters_;
+    ParallelFor(pool, pass.batch * shape.out_h, gather_grain, [&](int64_t begin, int64_t end) {
+      GatherRows(pass, col, scratch, begin, end, out);
+    });
+  }
+}
+
+void ColConv::GemmPixels(const float* input, int64_t first, int64_t last, float* col) const {
+  const int64_t mr = gemm_.mr, nr = gemm_.nr;
+  const float* a[kMaxTile];
+  float* out[kMaxTile];
+  for (int64_t panel = 0; panel < width_ / nr; ++panel) {
+    const float* b = packed_.data() + panel * channels_ * nr;
+    for (int64_t c0 = 0; c0 < channels_; c0 += chunk_) {
+      const int64_t kc = std::min(chunk_, channels_ - c0);
+      for (int64_t p = first; p < last; p += mr) {
+        const int64_t m = std::min(mr, last - p);
+        for (int64_t r = 0; r < m; ++r) {
+          a[r] = input + (p + r) * channels_;
+          out[r] = col + (p + r) * width_ + panel * nr;
+        }
+        gemm_.fn(m, kc, a, c0, b + c0 * nr, c0 == 0 ? zeros_.data() : nullptr, out, nr);
+      }
+    }
+  }
+}
+
+void ColConv::BuildColumnTable(const CallShape& shape, ColScratch& scratch) const {
+  const size_t entries = shape.out_w * kw_;
+  if (scratch.x_offsets.size() < entries) scratch.x_offsets.resize(entries);
+  if (scratch.x_count.size() < size_t(shape.out_w)) scratch.x_count.resize(shape.out_w);
+  const int64_t stride = config_.strides[1];
+  for (int64_t x = 0; x < shape.out_w; ++x) {
+    int64_t count = 0;
+    for (const Tap& tap : taps_x_[x % stride]) {
+      const int64_t ix = x / stride + tap.offset;
+      if (ix < 0 || ix >= shape.in_w) continue;
+      scratch.x_offsets[x * kw_ + count++] = ix * width_ + tap.index * filters_;
+    }
+    scratch.x_count[x] = count;
+  }
+}
+
+void ColConv::GatherRows(const CallShape& shape, const float* col, const ColScratch& scratch,
+                         int64_t begin, int64_t end, float* output) const {
+  const int64_t stride = config_.strides[0];
+  const float* rows[LayerLimits::kMaxKernelSize];
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t example = i / shape.out_h, y = i % shape.out_h;
+    int64_t ny = 0;
+    for (const Tap& tap : taps_y_[y % stride]) {
+      const int64_t iy = y / stride + tap.offset;
+      if (iy < 0 || iy >= shape.in_h) continue;
+      rows[ny++] =
+          col + (example * shape.in_h + iy) * shape.in_w * width_ + tap.index * kw_ * filters_;
+    }
+    kGatherRows[filters_](rows, ny, scratch.x_offsets.data(), scratch.x_count.data(), kw_,
+                          shape.out_w, bias_.data(), output + i * shape.out_w * filters_);
+  }
+}
+
+void ColConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                               float* output, const ComputePool& pool) const {
+  const CallShape shape = Shape(batch, in_h, in_w);
+  if (in_h * in_w * width_ > kMaxExampleColFloats) {
+    return fallback_->RunChannelsFirst(input, batch, in_h, in_w, output, pool);
+  }
+  const int64_t in_size = batch * channels_ * in_h * in_w;
+  ColScratchLease scratch;
+  float* nhwc = (*scratch).layout.Get(in_size + batch * shape.out_h * shape.out_w * filters_);
+  Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
+  RunNhwc(nhwc, shape, nhwc + in_size, pool, *scratch);
+  Transpose(nhwc + in_size, batch, shape.out_h * shape.out_w, filters_, output, pool);
+}
+
+// Per example, [rows x cols] -> [cols x rows] (as fast_conv.cc's).
+void ColConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
+                        const ComputePool& pool) const {
+  const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
+  ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
+      TransposeRows(from + b * rows * cols, rows, cols, r0, std::min(rows, r0 + kTransposeBlock),
+                    to + b * rows * cols);
+    }
+  });
+}
+
+// Whether the col path beats the dot path (fast_conv.cc) for the layer. Measured with
+// tconv_bench at 1 thread (Zen 4, AVX-512), dot -> col ms: dcgan_g3 b1 0.026 -> 0.009,
+// cvae_d3 b8 0.232 -> 0.104, unet_last b8 8.39 -> 2.96, pix2pix_last 6.09 -> 2.2; on 39 more
+// few-filter cases (C 1-512, kernels 1-9, strides 1-3, dilation 2, batches 1 and 8) col won
+// 1.2-3.8x with AVX-512. With the AVX2 kernels (TCONV_ISA=avx2, a loaded machine: +-30%) col
+// won 1.2-5x on most of them but lost on C = 512 over a 4x4 input (b8: 0.09 ms vs 0.044-0.062),
+// where the dot kernels' 8 pixels x 3 filters of FMA chains keep up with AVX2's 6x16 tiles.
+bool ColPathPays(const LayerConfig& config, int64_t channels) {
+  if (config.filters > kMaxDotFilters) return false;
+  return channels < 512 || std::string_view(SelectKernels().isa) == "avx512";
+}
+
+}  // namespace
+
+std::unique_ptr<const FastConv2DTranspose> MakeColConv(
+    const LayerConfig& config, int64_t in_channels, const LayerWeights& weights,
+    std::unique_ptr<const FastConv2DTranspose> fallback) {
+  if (!ColPathPays(config, in_channels)) return fallback;
+  return std::make_unique<ColConv>(config, in_channels, weights, std::move(fallback));
+}
+
+}  // namespace tconv::internal
