@@ -166,6 +166,55 @@ TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
   }
 }
 
+// Layers with 1-4 filters take the col path (kernel/src/fast_col.cc): random shapes of their
+// own, since only a quarter of the shapes above have so few filters, and inputs large enough
+// for several GEMM work items per call.
+TEST_P(FastConvTest, FewFilterRandomShapesMatchReference) {
+  std::mt19937_64 rng(Seed() + 1);
+  SCOPED_TRACE("--gtest_random_seed=" + std::to_string(Seed()));
+  int tested = 0;
+  for (int i = 0; i < 120; ++i) {
+    T t = RandomTester(rng);
+    t.filters(std::uniform_int_distribution<int>(1, 4)(rng));
+    if (i % 8 == 0) t.input(2, 17 + i % 5, 23, 33);  // > 500 input pixels: many GEMM items
+    if (!t.Config(DataFormat::kChannelsLast).Validate().ok()) continue;
+    t.data_format(i % 4 == 0 ? DataFormat::kChannelsFirst : DataFormat::kChannelsLast);
+    t.Test();
+    ++tested;
+    if (HasFailure()) break;
+  }
+  EXPECT_GE(tested, 60);
+}
+
+// The col path splits a batch whose col matrix exceeds 2 MiB into passes of whole examples
+// (here 2, 2 and 1); each example's output must not depend on its pass, batch or thread count.
+TEST_P(FastConvTest, FewFilterPassesAreBatchInvariant) {
+  std::mt19937_64 rng(Seed() + 2);
+  // 25 taps pad to 32 col columns for every kernel set: 80 * 80 * 32 floats = 0.8 MiB.
+  const T t = T().input(1, 80, 80, 3).filters(1).kernel(5, 5).padding("same");
+  SCOPED_TRACE(t.Describe(DataFormat::kChannelsLast));
+  auto layer = t.MakeLayer(DataFormat::kChannelsLast, rng);
+  ASSERT_NE(layer, nullptr);
+  constexpr int kBatch = 5;
+  const Shape4 one{1, 80, 80, 3}, shape{kBatch, 80, 80, 3};
+  const int64_t in_size = Elements(one), out_size = Elements(layer->OutputShape(one).value());
+  const std::vector<float> input = RandomFloats(Elements(shape), 1.0f, rng);
+  std::vector<float> alone(out_size), batched(kBatch * out_size);
+  for (int threads : {1, 2}) {
+    ASSERT_OK(layer->Run(input, shape, absl::MakeSpan(batched), PoolWithThreads(threads)));
+    for (int e = 0; e < kBatch; ++e) {
+      ASSERT_OK(layer->Run(absl::MakeConstSpan(input).subspan(e * in_size, in_size), one,
+                           absl::MakeSpan(alone), PoolWithThreads(1)));
+      EXPECT_EQ(0, std::memcmp(alone.data(), &batched[e * out_size], out_size * sizeof(float)))
+          << "example " << e << " of " << kBatch << " with " << threads << " threads";
+    }
+  }
+  // Passes of one example each, and the fallback for an example whose col matrix would exceed
+  // 256 MiB (8 * 8 * 4 = 256 columns per input pixel).
+  T().input(3, 160, 160, 2).filters(1).kernel(5, 5).padding("same").Test();
+  T().input(1, 513, 512, 1).filters(4).kernel(8, 8).padding("valid").Test();
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, FastConvTest, ::testing::Values("avx512", "avx2", "scalar"),
                          [](const ::testing::TestParamInfo<std::string>& isa) {
                            return isa.param;
