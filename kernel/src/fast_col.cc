@@ -22,9 +22,10 @@ namespace {
 // (64 KiB), the col rows one work item writes per panel in L1 (32 KiB).
 constexpr int64_t kPanelBytes = 64 << 10;
 constexpr int64_t kOutputBytes = 32 << 10;
-// A task is at least ~25 us of work (see fast_conv.cc): 4 MFLOP of GEMM at 100-170 GFLOP/s,
-// or 64 Ki additions of the gather.
-constexpr double kMinGemmTaskFlops = 4e6;
+// A GEMM task is at least 8 MFLOP (~70 us here): with 4 MFLOP, dcgan_g3 and cvae_d3 at batch 8
+// (6-7 MFLOP) ran 10-20% slower on 2 threads than on 1; at batch 32 they still split (1.3-1.5x).
+// A gather task is at least 64 Ki additions (~25 us).
+constexpr double kMinGemmTaskFlops = 8e6;
 constexpr int64_t kMinGatherTaskAdds = 64 << 10;
 // The col matrix of one pass over the batch is at most this many floats (2 MiB, the L2 of a
 // core here) unless one example alone needs more: with 32 MiB passes, unet_last at batch 8 took
