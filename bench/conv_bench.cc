@@ -3,7 +3,7 @@
 // against tconv's reference (every library, within the conformance tolerance); then each is
 // timed (median of >= 10 calls after warm-up) and the tables of report.h are printed.
 //
-//   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING]
+//   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING[,SUBSTRING...]]
 //               [--seconds=0.25] [--clock=thread_cpu] [Google Benchmark flags]
 #include <algorithm>
 #include <atomic>
@@ -23,6 +23,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "benchmark/benchmark.h"
 #include "fma_peak.h"
@@ -39,7 +40,7 @@ namespace {
 struct Options {
   std::string suite = TCONV_BENCH_SUITE;
   std::vector<int> threads = {1, 2};
-  std::string cases;      // only cases whose name contains this
+  std::string cases;      // only cases whose name contains one of these (comma-separated)
   double seconds = 0.25;  // target timing per measurement
   // Time single-thread runs in the calling thread's CPU time instead of wall time: on a
   // shared, oversubscribed machine that leaves out the time spent waiting for a CPU. Both
@@ -337,7 +338,12 @@ int main(int argc, char** argv) {
   }
   std::vector<Workload> workloads;
   for (const SuiteCase& c : *suite) {
-    if (c.name.find(options.cases) == std::string::npos) continue;
+    const std::vector<std::string> wanted = absl::StrSplit(options.cases, ',');
+    if (std::none_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+          return absl::StrContains(c.name, w);
+        })) {
+      continue;
+    }
     for (int64_t batch : c.batches) {
       workloads.emplace_back();
       workloads.back().c = c;

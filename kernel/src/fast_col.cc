@@ -1,6 +1,7 @@
 #include "fast_col.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -9,7 +10,6 @@
 #include "fast_block.h"
 #include "fast_col_scratch.h"
 #include "fast_isa.h"
-#include "fast_layout.h"
 #include "fast_pack.h"
 #include "fast_plan.h"
 #include "microkernels.h"
@@ -35,25 +35,6 @@ constexpr int64_t kMinGatherTaskAdds = 64 << 10;
 constexpr int64_t kMaxColFloats = int64_t{512} << 10;
 constexpr int64_t kMaxExampleColFloats = int64_t{64} << 20;
 
-// Taps along one axis, per phase: output m * s + phase reads input m + offset through kernel
-// position `index`. The same arithmetic as fast_plan.cc's AxisTaps (spec §3.2 crop).
-std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
-  const int64_t k = config.kernel_size[axis], s = config.strides[axis];
-  const int64_t d = config.dilation_rate[axis];
-  const int64_t full = (k - 1) * d + 1;
-  const int64_t crop = config.padding == Padding::kSame
-                           ? std::max<int64_t>(0, full - config.OutputLength(1, axis)) / 2
-                           : 0;
-  std::vector<std::vector<Tap>> phases(s);
-  for (int64_t phase = 0; phase < s; ++phase) {
-    for (int64_t p = 0; p < k; ++p) {
-      const int64_t num = phase + crop - p * d;
-      if (num % s == 0) phases[phase].push_back({p, num / s});
-    }
-  }
-  return phases;
-}
-
 // Sums one output row of F filters: out[x][f] = bias[f] + rows[k][x_offsets[x][j] + f] over
 // k < ny (kernel rows, p ascending), then j < x_count[x] (kernel columns, q ascending).
 template <int F>
@@ -77,12 +58,39 @@ using GatherRowFn = void (*)(const float* const*, int64_t, const int64_t*, const
 constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, GatherRow<2>,
                                                          GatherRow<3>, GatherRow<4>};
 
-// The variant that pads the fewest columns, the widest among equals (as fast_plan.cc's).
-GemmVariant PickGemm(const KernelSet& kernels, int64_t columns) {
-  GemmVariant best = kernels.gemm[0];
-  auto padded = [&](const GemmVariant& v) { return (columns + v.nr - 1) / v.nr * v.nr; };
-  for (int i = 1; i < kernels.num_gemm; ++i) {
-    if (padded(kernels.gemm[i]) < padded(best)) best = kernels.gemm[i];
+// Copies pixels [q0, q0 + count) of a pass (flat over its NCHW examples of `pixels` pixels
+// and `channels` channels), channels [c0, c0 + kc), into a [kc x nr] GEMM panel; columns from
+// `count` on are zero.
+void PackPixelPanel(const float* input, int64_t channels, int64_t pixels, int64_t q0,
+                    int64_t count, int64_t c0, int64_t kc, int64_t nr, float* panel) {
+  for (int64_t j = 0; j < count;) {
+    const int64_t example = (q0 + j) / pixels, pixel = (q0 + j) % pixels;
+    const int64_t run = std::min(count - j, pixels - pixel);
+    const float* from = input + (example * channels + c0) * pixels + pixel;
+    for (int64_t c = 0; c < kc; ++c) {
+      std::memcpy(panel + c * nr + j, from + c * pixels, run * sizeof(float));
+    }
+    j += run;
+  }
+  for (int64_t c = 0; c < kc && count < nr; ++c) {
+    std::fill(panel + c * nr + count, panel + (c + 1) * nr, 0.0f);
+  }
+}
+
+// The GEMM variant for the channels_first GEMM, whose rows are the layer's few col columns and
+// whose panels are pixels: the one that loads the fewest values (broadcast weights plus panel
+// vectors) per pixel and channel, counting the padding of the last panel. The narrowest
+// variant's nr is the vector width.
+GemmVariant PickPixelGemm(const KernelSet& kernels, int64_t rows, int64_t pixels) {
+  const int64_t lanes = kernels.gemm[kernels.num_gemm - 1].nr;
+  GemmVariant best;
+  int64_t best_loads = 0;
+  for (int i = 0; i < kernels.num_gemm; ++i) {
+    const GemmVariant& v = kernels.gemm[i];
+    const int64_t panels = (pixels + v.nr - 1) / v.nr;
+    const int64_t blocks = (rows + v.mr - 1) / v.mr;
+    const int64_t loads = panels * (rows + blocks * (v.nr / lanes));
+    if (i == 0 || loads < best_loads) best = v, best_loads = loads;
   }
   return best;
 }
@@ -91,49 +99,73 @@ struct CallShape {
   int64_t batch, in_h, in_w, out_h, out_w;
 };
 
+// channels_last computes col[pixel][n] = sum_c in[pixel][c] * w[n][c] with the packed weights
+// as panels; channels_first computes its transpose colT[n][pixel] = sum_c w[n][c] * in[c][pixel]
+// with the kernel rows as the GEMM's rows and panels of pixels packed from the NCHW input, so it
+// needs no transpose of the input or output. Both sum the same products in the same order
+// (channels ascending, one FMA each) and gather the taps in the same order: the two layouts
+// give the same bits.
 class ColConv final : public FastConv2DTranspose {
  public:
   ColConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights,
           std::unique_ptr<const FastConv2DTranspose> fallback);
   void Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
-           const ComputePool& pool) const override {
-    if (in_h * in_w * width_ > kMaxExampleColFloats) {
-      return fallback_->Run(input, batch, in_h, in_w, output, pool);
-    }
-    ColScratchLease scratch;
-    RunNhwc(input, Shape(batch, in_h, in_w), output, pool, *scratch);
-  }
+           const ComputePool& pool) const override;
   void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                         float* output, const ComputePool& pool) const override;
   int64_t packed_bytes() const override {
-    return (packed_.size() + bias_.size()) * int64_t{sizeof(float)} + fallback_->packed_bytes();
+    return (packed_.size() + rows_.size() + bias_.size()) * int64_t{sizeof(float)} +
+           fallback_->packed_bytes();
   }
 
  private:
   CallShape Shape(int64_t batch, int64_t in_h, int64_t in_w) const {
     return {batch, in_h, in_w, config_.OutputLength(in_h, 0), config_.OutputLength(in_w, 1)};
   }
-  void RunNhwc(const float* input, const CallShape& shape, float* output, const ComputePool& pool,
-               ColScratch& scratch) const;
-  // col rows [first, last) (pixels of the batch, flat), every panel.
+  // Examples per pass, so that a pass's col matrix stays near kMaxColFloats.
+  int64_t PassExamples(const CallShape& shape) const {
+    return std::clamp<int64_t>(kMaxColFloats / (shape.in_h * shape.in_w * width_), 1,
+                               shape.batch);
+  }
+  int64_t GemmGrain(double item_flops) const {
+    return static_cast<int64_t>(std::max(1.0, kMinGemmTaskFlops / item_flops));
+  }
+  int64_t GatherGrain(const CallShape& shape, int64_t filters_per_row) const {
+    const int64_t taps_per_output = std::max<int64_t>(
+        1, config_.kernel_size[0] * kw_ / (config_.strides[0] * config_.strides[1]));
+    return std::max<int64_t>(1,
+                             kMinGatherTaskAdds / (shape.out_w * filters_per_row * taps_per_output));
+  }
+  // col rows [first, last) (pixels of the pass, flat), every panel.
   void GemmPixels(const float* input, int64_t first, int64_t last, float* col) const;
-  void BuildColumnTable(const CallShape& shape, ColScratch& scratch) const;
-  // Output rows [begin, end) of the batch, flat over (example, y).
+  // colT columns [first, last) (pixels of the pass, flat; `pixels` per example) with `gemm`;
+  // colT rows are `row_length` floats apart.
+  void GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm, int64_t first, int64_t last,
+                            int64_t row_length, float* col) const;
+  // x_offsets[x * kw + j]: where column x's j-th existing tap q reads, ix * pixel_step +
+  // q * tap_step past the row's start; x_count[x] of them.
+  void BuildColumnTable(const CallShape& shape, int64_t pixel_step, int64_t tap_step,
+                        ColScratch& scratch) const;
+  // Output rows [begin, end) of the pass, flat over (example, y): NHWC.
   void GatherRows(const CallShape& shape, const float* col, const ColScratch& scratch,
                   int64_t begin, int64_t end, float* output) const;
-  void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                 const ComputePool& pool) const;
+  // Output rows [begin, end) of the pass, flat over (example, filter, y): NCHW.
+  void GatherRowsTransposed(const CallShape& shape, const float* col, int64_t row_length,
+                            const ColScratch& scratch, int64_t begin, int64_t end,
+                            float* output) const;
 
   LayerConfig config_;
   int64_t channels_, filters_, kw_;
+  int64_t columns_;  // kh * kw * filters: col columns (colT rows), n = (p * kw + q) * F + f
   std::vector<std::vector<Tap>> taps_y_, taps_x_;
   GemmVariant gemm_;
-  int64_t width_;         // col columns: kh * kw * filters padded to panels of gemm_.nr
+  int64_t width_;         // col columns padded to panels of gemm_.nr
   int64_t chunk_;         // input channels per GEMM call
   int64_t block_pixels_;  // col rows per GEMM work item, a multiple of gemm_.mr
   AlignedFloats packed_;  // per panel j, [C x nr]: packed_[(j * C + c) * nr + n] = w[j*nr+n][c]
+  AlignedFloats rows_;    // [columns_ x C]: the Keras kernel, the channels_first GEMM's rows
   AlignedFloats bias_;    // filters_ start values (-0 as +0, as fast_pack.cc)
-  AlignedFloats zeros_;   // gemm_.nr zeros: the GEMM's start values
+  AlignedFloats zeros_;   // the widest panel of zeros: the GEMMs' start values
   // Runs inputs whose col matrix per example would exceed kMaxExampleColFloats.
   std::unique_ptr<const FastConv2DTranspose> fallback_;
 };
@@ -144,45 +176,48 @@ ColConv::ColConv(const LayerConfig& config, int64_t channels, const LayerWeights
       channels_(channels),
       filters_(config.filters),
       kw_(config.kernel_size[1]),
+      columns_(config.kernel_size[0] * kw_ * filters_),
       taps_y_(AxisTaps(config, 0)),
       taps_x_(AxisTaps(config, 1)),
-      gemm_(PickGemm(SelectKernels(), config.kernel_size[0] * kw_ * filters_)),
-      width_((config.kernel_size[0] * kw_ * filters_ + gemm_.nr - 1) / gemm_.nr * gemm_.nr),
+      gemm_(PickGemm(SelectKernels(), columns_)),
+      width_((columns_ + gemm_.nr - 1) / gemm_.nr * gemm_.nr),
       chunk_(std::clamp<int64_t>(kPanelBytes / (gemm_.nr * int64_t{sizeof(float)}), 16, channels)),
       block_pixels_(
           std::max<int64_t>(1, kOutputBytes / (gemm_.nr * int64_t{sizeof(float)}) / gemm_.mr) *
           gemm_.mr),
       packed_(width_ * channels),
+      rows_(columns_ * channels),
       bias_(filters_),
-      zeros_(gemm_.nr),
+      zeros_(SelectKernels().gemm[0].nr),
       fallback_(std::move(fallback)) {
   // Keras' kernel is [kh][kw][F][C]: column n = tap * F + f of the col GEMM is row n of it.
-  const int64_t columns = config.kernel_size[0] * kw_ * filters_, nr = gemm_.nr;
-  for (int64_t n = 0; n < columns; ++n) {
+  const int64_t nr = gemm_.nr;
+  for (int64_t n = 0; n < columns_; ++n) {
     float* panel = packed_.data() + n / nr * channels * nr + n % nr;
     for (int64_t c = 0; c < channels; ++c) panel[c * nr] = weights.kernel[n * channels + c];
   }
+  std::copy(weights.kernel.begin(), weights.kernel.end(), rows_.data());
   for (size_t f = 0; f < weights.bias.size(); ++f) {
     bias_.data()[f] = weights.bias[f] == 0.0f ? 0.0f : weights.bias[f];
   }
 }
 
-void ColConv::RunNhwc(const float* input, const CallShape& shape, float* output,
-                      const ComputePool& pool, ColScratch& scratch) const {
-  const int64_t example_pixels = shape.in_h * shape.in_w;
-  const int64_t group =
-      std::clamp<int64_t>(kMaxColFloats / (example_pixels * width_), 1, shape.batch);
+void ColConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
+                  const ComputePool& pool) const {
+  if (in_h * in_w * width_ > kMaxExampleColFloats) {
+    return fallback_->Run(input, batch, in_h, in_w, output, pool);
+  }
+  const CallShape shape = Shape(batch, in_h, in_w);
+  const int64_t example_pixels = in_h * in_w, group = PassExamples(shape);
+  ColScratchLease lease;
+  ColScratch& scratch = *lease;
   float* col = scratch.col.Get(group * example_pixels * width_);
-  BuildColumnTable(shape, scratch);
-  const double item_flops = 2.0 * double(block_pixels_ * channels_ * width_);
-  const auto gemm_grain = static_cast<int64_t>(std::max(1.0, kMinGemmTaskFlops / item_flops));
-  const int64_t row_adds = shape.out_w * filters_ *
-                           std::max<int64_t>(1, config_.kernel_size[0] * kw_ /
-                                                    (config_.strides[0] * config_.strides[1]));
-  const int64_t gather_grain = std::max<int64_t>(1, kMinGatherTaskAdds / row_adds);
-  for (int64_t first = 0; first < shape.batch; first += group) {
+  BuildColumnTable(shape, width_, filters_, scratch);
+  const int64_t gemm_grain = GemmGrain(2.0 * double(block_pixels_ * channels_ * width_));
+  const int64_t gather_grain = GatherGrain(shape, filters_);
+  for (int64_t first = 0; first < batch; first += group) {
     CallShape pass = shape;
-    pass.batch = std::min(group, shape.batch - first);
+    pass.batch = std::min(group, batch - first);
     const float* in = input + first * example_pixels * channels_;
     const int64_t pixels = pass.batch * example_pixels;
     const int64_t items = (pixels + block_pixels_ - 1) / block_pixels_;
@@ -195,6 +230,39 @@ void ColConv::RunNhwc(const float* input, const CallShape& shape, float* output,
     ParallelFor(pool, pass.batch * shape.out_h, gather_grain, [&](int64_t begin, int64_t end) {
       GatherRows(pass, col, scratch, begin, end, out);
     });
+  }
+}
+
+void ColConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                               float* output, const ComputePool& pool) const {
+  if (in_h * in_w * width_ > kMaxExampleColFloats) {
+    return fallback_->RunChannelsFirst(input, batch, in_h, in_w, output, pool);
+  }
+  const CallShape shape = Shape(batch, in_h, in_w);
+  const int64_t example_pixels = in_h * in_w, group = PassExamples(shape);
+  const GemmVariant gemm = PickPixelGemm(SelectKernels(), columns_, group * example_pixels);
+  const int64_t row_length = (group * example_pixels + gemm.nr - 1) / gemm.nr * gemm.nr;
+  ColScratchLease lease;
+  ColScratch& scratch = *lease;
+  float* col = scratch.col.Get(columns_ * row_length);
+  BuildColumnTable(shape, 1, filters_ * row_length, scratch);
+  const int64_t gemm_grain = GemmGrain(2.0 * double(columns_ * channels_ * gemm.nr));
+  const int64_t gather_grain = GatherGrain(shape, 1);
+  for (int64_t first = 0; first < batch; first += group) {
+    CallShape pass = shape;
+    pass.batch = std::min(group, batch - first);
+    const float* in = input + first * channels_ * example_pixels;
+    const int64_t pixels = pass.batch * example_pixels;
+    ParallelFor(pool, (pixels + gemm.nr - 1) / gemm.nr, gemm_grain,
+                [&](int64_t begin, int64_t end) {
+                  GemmPixelsTransposed(in, example_pixels, gemm, begin * gemm.nr,
+                                       std::min(pixels, end * gemm.nr), row_length, col);
+                });
+    float* out = output + first * filters_ * shape.out_h * shape.out_w;
+    ParallelFor(pool, pass.batch * filters_ * shape.out_h, gather_grain,
+                [&](int64_t begin, int64_t end) {
+                  GatherRowsTransposed(pass, col, row_length, scratch, begin, end, out);
+                });
   }
 }
 
@@ -218,7 +286,35 @@ void ColConv::GemmPixels(const float* input, int64_t first, int64_t last, float*
   }
 }
 
-void ColConv::BuildColumnTable(const CallShape& shape, ColScratch& scratch) const {
+void ColConv::GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm, int64_t first, int64_t last,
+                                   int64_t row_length, float* col) const {
+  const int64_t mr = gemm.mr, nr = gemm.nr;
+  // One [kc x nr] panel slice of kPanelBytes at most (chunk * nr floats; chunk >= 16 only
+  // when nr <= 1024).
+  const int64_t chunk = std::clamp<int64_t>(kPanelBytes / (nr * int64_t{sizeof(float)}), 16,
+                                            channels_);
+  alignas(64) float panel[kPanelBytes / sizeof(float)];
+  const float* a[kMaxTile];
+  float* out[kMaxTile];
+  for (int64_t q0 = first; q0 < last; q0 += nr) {
+    const int64_t count = std::min(nr, last - q0);
+    for (int64_t c0 = 0; c0 < channels_; c0 += chunk) {
+      const int64_t kc = std::min(chunk, channels_ - c0);
+      PackPixelPanel(input, channels_, pixels, q0, count, c0, kc, nr, panel);
+      for (int64_t n = 0; n < columns_; n += mr) {
+        const int64_t m = std::min(mr, columns_ - n);
+        for (int64_t r = 0; r < m; ++r) {
+          a[r] = rows_.data() + (n + r) * channels_;
+          out[r] = col + (n + r) * row_length + q0;
+        }
+        gemm.fn(m, kc, a, c0, panel, c0 == 0 ? zeros_.data() : nullptr, out, count);
+      }
+    }
+  }
+}
+
+void ColConv::BuildColumnTable(const CallShape& shape, int64_t pixel_step, int64_t tap_step,
+                               ColScratch& scratch) const {
   const size_t entries = shape.out_w * kw_;
   if (scratch.x_offsets.size() < entries) scratch.x_offsets.resize(entries);
   if (scratch.x_count.size() < size_t(shape.out_w)) scratch.x_count.resize(shape.out_w);
@@ -228,7 +324,7 @@ void ColConv::BuildColumnTable(const CallShape& shape, ColScratch& scratch) cons
     for (const Tap& tap : taps_x_[x % stride]) {
       const int64_t ix = x / stride + tap.offset;
       if (ix < 0 || ix >= shape.in_w) continue;
-      scratch.x_offsets[x * kw_ + count++] = ix * width_ + tap.index * filters_;
+      scratch.x_offsets[x * kw_ + count++] = ix * pixel_step + tap.index * tap_step;
     }
     scratch.x_count[x] = count;
   }
@@ -252,32 +348,24 @@ void ColConv::GatherRows(const CallShape& shape, const float* col, const ColScra
   }
 }
 
-void ColConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
-                               float* output, const ComputePool& pool) const {
-  const CallShape shape = Shape(batch, in_h, in_w);
-  if (in_h * in_w * width_ > kMaxExampleColFloats) {
-    return fallback_->RunChannelsFirst(input, batch, in_h, in_w, output, pool);
-  }
-  const int64_t in_size = batch * channels_ * in_h * in_w;
-  ColScratchLease scratch;
-  float* nhwc = (*scratch).layout.Get(in_size + batch * shape.out_h * shape.out_w * filters_);
-  Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
-  RunNhwc(nhwc, shape, nhwc + in_size, pool, *scratch);
-  Transpose(nhwc + in_size, batch, shape.out_h * shape.out_w, filters_, output, pool);
-}
-
-// Per example, [rows x cols] -> [cols x rows] (as fast_conv.cc's).
-void ColConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                        const ComputePool& pool) const {
-  const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
-  ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
-      TransposeRows(from + b * rows * cols, rows, cols, r0, std::min(rows, r0 + kTransposeBlock),
-                    to + b * rows * cols);
+void ColConv::GatherRowsTransposed(const CallShape& shape, const float* col, int64_t row_length,
+                                   const ColScratch& scratch, int64_t begin, int64_t end,
+                                   float* output) const {
+  const int64_t stride = config_.strides[0];
+  const float* rows[LayerLimits::kMaxKernelSize];
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t example = i / (filters_ * shape.out_h), f = i / shape.out_h % filters_;
+    const int64_t y = i % shape.out_h;
+    int64_t ny = 0;
+    for (const Tap& tap : taps_y_[y % stride]) {
+      const int64_t iy = y / stride + tap.offset;
+      if (iy < 0 || iy >= shape.in_h) continue;
+      rows[ny++] = col + (tap.index * kw_ * filters_ + f) * row_length +
+                   (example * shape.in_h + iy) * shape.in_w;
     }
-  });
+    GatherRow<1>(rows, ny, scratch.x_offsets.data(), scratch.x_count.data(), kw_, shape.out_w,
+                 bias_.data() + f, output + i * shape.out_w);
+  }
 }
 
 // Whether the col path beats the dot path (fast_conv.cc) for the layer. Measured with

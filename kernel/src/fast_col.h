@@ -8,7 +8,9 @@
 //      whose input pixel exists, p-major, q ascending.
 // Each output element therefore sees a fixed sequence of operations (channels ascending within
 // each col entry, then its taps in order) whatever the batch or the thread count: batch- and
-// thread-invariant bit for bit, like the tiled path. Internal to the kernel library.
+// thread-invariant bit for bit, like the tiled path. channels_first input runs the transposed
+// GEMM (colT[tap * F + f][pixel], pixel panels packed straight from NCHW) and gathers NCHW
+// rows: no transposes, and the same bits as channels_last. Internal to the kernel library.
 #ifndef TCONV_KERNEL_SRC_FAST_COL_H_
 #define TCONV_KERNEL_SRC_FAST_COL_H_
 

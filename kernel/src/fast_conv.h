@@ -27,8 +27,10 @@ class FastConv2DTranspose {
                    const ComputePool& pool) const = 0;
 
   // The same for channels_first: NCHW input (batch, in_channels, in_h, in_w) -> NCHW output
-  // (batch, filters, out_h, out_w). Computes in NHWC between two transposes, through per-thread
-  // scratch buffers that are kept (up to a size limit), so warm calls do not allocate.
+  // (batch, filters, out_h, out_w), bit for bit the channels_last answer transposed. The tiled
+  // path computes in NHWC between two transposes, the col path reads and writes NCHW directly;
+  // both through per-thread scratch buffers that are kept (up to a size limit), so warm calls
+  // do not allocate.
   virtual void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                                 float* output, const ComputePool& pool) const = 0;
 

@@ -11,7 +11,8 @@ namespace {
 constexpr int64_t kPanelBytes = 64 << 10;
 constexpr int64_t kOutputBytes = 32 << 10;
 
-// Taps along one axis, per phase.
+}  // namespace
+
 std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
   const int64_t k = config.kernel_size[axis], s = config.strides[axis];
   const int64_t d = config.dilation_rate[axis];
@@ -30,7 +31,6 @@ std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
   return phases;
 }
 
-// The variant that pads the fewest output channels, the widest among equals.
 GemmVariant PickGemm(const KernelSet& kernels, int64_t filters) {
   GemmVariant best = kernels.gemm[0];
   auto padded = [&](const GemmVariant& v) { return (filters + v.nr - 1) / v.nr * v.nr; };
@@ -39,8 +39,6 @@ GemmVariant PickGemm(const KernelSet& kernels, int64_t filters) {
   }
   return best;
 }
-
-}  // namespace
 
 int SplitRuns(const std::vector<int64_t>& offsets, int64_t n, int64_t len,
               int64_t bounds[kMaxRuns + 1]) {

@@ -47,6 +47,13 @@ struct FastPlan {
   double pixel_flops = 0;      // average multiply-add FLOPs per output pixel and panel
 };
 
+// The taps along one axis (0 = height, 1 = width), per output phase: [phase], kernel positions
+// ascending. Spec §3.2's crop is applied.
+std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis);
+
+// The GEMM variant that pads `columns` output columns the least, the widest among equals.
+GemmVariant PickGemm(const KernelSet& kernels, int64_t columns);
+
 // `config` is validated; `channels` is the input channel count.
 FastPlan MakePlan(const LayerConfig& config, int64_t channels, const KernelSet& kernels);
 

@@ -215,6 +215,62 @@ TEST_P(FastConvTest, FewFilterPassesAreBatchInvariant) {
   T().input(1, 513, 512, 1).filters(4).kernel(8, 8).padding("valid").Test();
 }
 
+// [batch][rows][cols] -> [batch][cols][rows]: NHWC <-> NCHW with rows = H * W, cols = C.
+std::vector<float> TransposeExamples(const std::vector<float>& from, int64_t batch, int64_t rows,
+                                     int64_t cols) {
+  std::vector<float> to(from.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        to[(b * cols + c) * rows + r] = from[(b * rows + r) * cols + c];
+      }
+    }
+  }
+  return to;
+}
+
+// channels_first computes the same sums in the same order as channels_last (the col path's
+// transposed GEMM, the other paths' transposes), so its answer is channels_last's, transposed,
+// bit for bit: random shapes, half of them with the col path's 1-4 filters, and batches that
+// the col path splits into passes.
+TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
+  std::mt19937_64 rng(Seed() + 3);
+  SCOPED_TRACE("--gtest_random_seed=" + std::to_string(Seed()));
+  std::vector<T> cases;
+  for (int i = 0; i < 60; ++i) {
+    T t = RandomTester(rng);
+    if (i % 2 == 0) t.filters(std::uniform_int_distribution<int>(1, 4)(rng));
+    if (i % 10 == 0) t.input(3, 19, 23, 33);
+    if (t.Config(DataFormat::kChannelsLast).Validate().ok()) cases.push_back(t);
+  }
+  cases.push_back(T().input(5, 80, 80, 3).filters(1).kernel(5, 5).padding("same"));
+  cases.push_back(T().input(2, 7, 7, 200).filters(3).kernel(4, 4).strides(2, 2).padding("same"));
+  for (const T& t : cases) {
+    SCOPED_TRACE(t.Describe(DataFormat::kChannelsFirst));
+    const uint64_t weight_seed = rng();
+    std::mt19937_64 last_rng(weight_seed), first_rng(weight_seed);
+    auto last = t.MakeLayer(DataFormat::kChannelsLast, last_rng);
+    auto first = t.MakeLayer(DataFormat::kChannelsFirst, first_rng);
+    ASSERT_NE(last, nullptr);
+    ASSERT_NE(first, nullptr);
+    const Shape4 nhwc = t.InputShape(DataFormat::kChannelsLast);
+    const Shape4 nchw = t.InputShape(DataFormat::kChannelsFirst);
+    const std::vector<float> input = RandomFloats(Elements(nhwc), 1.0f, rng);
+    const std::vector<float> input_nchw =
+        TransposeExamples(input, nhwc[0], nhwc[1] * nhwc[2], nhwc[3]);
+    const Shape4 out = last->OutputShape(nhwc).value();
+    std::vector<float> got_last(Elements(out)), got_first(Elements(out));
+    for (int threads : {1, 2}) {
+      ASSERT_OK(last->Run(input, nhwc, absl::MakeSpan(got_last), PoolWithThreads(threads)));
+      ASSERT_OK(
+          first->Run(input_nchw, nchw, absl::MakeSpan(got_first), PoolWithThreads(threads)));
+      const std::vector<float> want = TransposeExamples(got_last, out[0], out[1] * out[2], out[3]);
+      ASSERT_EQ(0, std::memcmp(want.data(), got_first.data(), want.size() * sizeof(float)))
+          << threads << " threads";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, FastConvTest, ::testing::Values("avx512", "avx2", "scalar"),
                          [](const ::testing::TestParamInfo<std::string>& isa) {
                            return isa.param;
