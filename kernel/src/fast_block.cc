@@ -9,7 +9,8 @@ namespace {
 // (the zero row where the tap misses the input), keep[t], out[r].
 void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
                const RunShape& shape, const Region& region, int64_t first, int64_t rows,
-               const float** a, char* keep, float** out) {
+               const float** a, char* keep, float** out, int64_t* nchw, float* staging,
+               int64_t staging_width) {
   const int64_t phase_y = region.phase / plan.stride_x, phase_x = region.phase % plan.stride_x;
   const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
   // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
@@ -21,8 +22,13 @@ void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64
     my[r] = y;
     mx[r] = x;
     base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels;
-    out[r] = shape.output + ((ex * shape.out_h + y * plan.stride_y + phase_y) * shape.out_w +
-                             x * plan.stride_x + phase_x) * filters;
+    const int64_t pixel = (y * plan.stride_y + phase_y) * shape.out_w + x * plan.stride_x + phase_x;
+    if (shape.channels_first_output) {
+      out[r] = staging + r * staging_width;
+      nchw[r] = ex * filters * shape.out_h * shape.out_w + pixel;
+    } else {
+      out[r] = shape.output + (ex * shape.out_h * shape.out_w + pixel) * filters;
+    }
     if (++x == region.x1) {
       x = region.x0;
       if (++y == region.y1) y = region.y0, ++ex;
@@ -60,13 +66,38 @@ void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int6
   if (block.rows.size() < tiles) block.rows.resize(tiles);
   if (block.started.size() < tiles) block.started.resize(tiles);
   if (block.out.size() < tiles * tile) block.out.resize(tiles * tile);
+  if (shape.channels_first_output) {
+    block.staging_width = plan.dot ? filters : plan.gemm.nr;
+    if (block.nchw.size() < tiles * tile) block.nchw.resize(tiles * tile);
+    if (block.staging.size() < tiles * tile * block.staging_width) {
+      block.staging.resize(tiles * tile * block.staging_width);
+    }
+  }
   if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
   if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
+  const bool staged = shape.channels_first_output;
   for (int64_t i = 0; i < block.tiles; ++i) {
     const int64_t start = first + i * tile;
     block.rows[i] = std::min(tile, last - start);
     BuildTile(plan, zeros, channels, filters, shape, region, start, block.rows[i],
-              &block.a[i * taps * tile], &block.keep[i * taps], &block.out[i * tile]);
+              &block.a[i * taps * tile], &block.keep[i * taps], &block.out[i * tile],
+              staged ? &block.nchw[i * tile] : nullptr,
+              staged ? &block.staging[i * tile * block.staging_width] : nullptr,
+              block.staging_width);
+  }
+}
+
+void ScatterToChannelsFirst(const Block& block, int64_t tile, int64_t f0, int64_t count,
+                            int64_t plane, float* output) {
+  for (int64_t f = 0; f < count; ++f) {
+    float* channel = output + (f0 + f) * plane;
+    for (int64_t i = 0; i < block.tiles; ++i) {
+      const float* staged = block.staging.data() + i * tile * block.staging_width + f;
+      const int64_t* where = block.nchw.data() + i * tile;
+      for (int64_t r = 0; r < block.rows[i]; ++r) {
+        channel[where[r]] = staged[r * block.staging_width];
+      }
+    }
   }
 }
 

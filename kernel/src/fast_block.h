@@ -14,9 +14,11 @@ namespace tconv::internal {
 inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 
 struct RunShape {
-  const float* input;
-  float* output;
+  const float* input;   // NHWC
+  float* output;        // NHWC, or NCHW when channels_first_output
   int64_t batch, in_h, in_w, out_h, out_w;
+  // Items compute into the block's staging rows, then ScatterToChannelsFirst writes them.
+  bool channels_first_output = false;
 };
 
 // Rows [y0, y1) x columns [x0, x1) of a phase's output grid, in every example.
@@ -33,15 +35,26 @@ struct Block {
   std::vector<const float*> a;     // [tile][tap][row]: every tap of the phase
   std::vector<char> keep;          // [tile][tap]: the tap reaches the input for some row
   std::vector<int64_t> rows;       // [tile]
-  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel
+  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel (or staging row)
+  std::vector<int64_t> nchw;       // [tile][row]: the pixel's channel 0 in an NCHW output
+  std::vector<float> staging;      // [tile][row][staging_width]: an item's NCHW-bound results
+  int64_t staging_width = 0;       // floats per staging row: the panel width (or F for dot)
   std::vector<char> started;       // [tile]: its running sums are in the output
   std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
 };
 
 // Fills `block` for pixels [first, first + plan.block_pixels) of `region` (fewer at its end).
 // `zeros` is a row of `channels` zeros, read by taps that miss the input.
+// With shape.channels_first_output, out[] points into block.staging and nchw[] says where each
+// row belongs.
 void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
                 const RunShape& shape, const Region& region, int64_t first, Block& block);
+
+// Writes the staged channels [f0, f0 + count) of every pixel of `block` to the NCHW `output`
+// of `plane` = out_h * out_w pixels per channel, channel by channel (the staging rows are in
+// L1; the writes run along output rows).
+void ScatterToChannelsFirst(const Block& block, int64_t tile, int64_t f0, int64_t count,
+                            int64_t plane, float* output);
 
 }  // namespace tconv::internal
 

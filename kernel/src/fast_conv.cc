@@ -36,6 +36,12 @@ namespace {
 // (0.45-0.63 MFLOP, 25-30 us) did; at 0.25 MFLOP they take 17-23 us on 2 threads.
 constexpr double kMinTaskFlops = 4e6;
 constexpr double kMinDotTaskFlops = 0.25e6;
+// channels_first output is staged per work item (RunChannelsFirst) when each output element
+// takes at least this many multiply-adds. Measured cf/cl at 1 thread, transposed -> staged
+// (AVX2 8x8 transposes): generic_k2s2 (256 per element) 1.75 -> 1.35 at batch 1 and
+// 1.50 -> 1.30 at batch 8; cvae_d1 (72) 1.30 -> 1.58 and 1.47 -> 1.91; cvae_d2 and
+// generic_k3s2 (144) even within noise; generic_k3s1 (576) and dcgan_g2 (800) even.
+constexpr double kMinStagedMacs = 256;
 
 class FastConv final : public FastConv2DTranspose {
  public:
@@ -53,13 +59,16 @@ class FastConv final : public FastConv2DTranspose {
     return (region.Pixels(shape.batch) + plan_.block_pixels - 1) / plan_.block_pixels *
            plan_.n_blocks;
   }
+  // Runs every work item of the call over the pool.
+  void RunShaped(const RunShape& shape, const ComputePool& pool) const;
   // Per example, [rows x cols] -> [cols x rows].
   void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
                  const ComputePool& pool) const;
   template <typename Visit>
   void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
-  void RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const;
+  // `staged`: the block's out rows are staging rows of one panel, not the NHWC output.
+  void RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block& block) const;
   void RunDot(const PhaseTaps& taps, Block& block) const;
 
   LayerConfig config_;
@@ -67,6 +76,7 @@ class FastConv final : public FastConv2DTranspose {
   FastPlan plan_;
   PackedWeights packed_;
   AlignedFloats zeros_;  // the input row that taps outside the input read
+  bool stage_output_;    // channels_first output staged per item, not transposed (kMinStagedMacs)
 };
 
 FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights)
@@ -74,7 +84,10 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
       channels_(channels),
       filters_(config.filters),
       plan_(MakePlan(config, channels, SelectKernels())),
-      zeros_(channels) {
+      zeros_(channels),
+      // pixel_flops counts 2 FLOPs per multiply-add for each of `width` output channels.
+      stage_output_(plan_.pixel_flops / (2.0 * double(plan_.dot ? filters_ : plan_.gemm.nr)) >=
+                    kMinStagedMacs) {
   const int64_t taps = config.kernel_size[0] * config.kernel_size[1];
   packed_ = plan_.dot ? PackForDot(weights, taps, filters_, channels_)
                       : PackForGemm(weights, taps, filters_, channels_, plan_.gemm.nr);
@@ -82,8 +95,12 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
 
 void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
                    const ComputePool& pool) const {
-  const RunShape shape{input,  output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
-                       config_.OutputLength(in_w, 1)};
+  RunShaped({input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
+             config_.OutputLength(in_w, 1)},
+            pool);
+}
+
+void FastConv::RunShaped(const RunShape& shape, const ComputePool& pool) const {
   int64_t items = 0;
   ForEachRegion(shape, [&](const Region& region) {
     items += RegionItems(shape, region);
@@ -117,16 +134,28 @@ class LayoutScratch {
   int64_t size_ = 0;
 };
 
+// The input is transposed to NHWC: the indirection lists need each pixel's channels
+// contiguous. The output either goes through an NHWC buffer and a transpose, or each work item
+// stages its results in L1 and scatters them to NCHW (ScatterToChannelsFirst): that saves a
+// pass over the output through memory but costs a scalar store per element, which only pays
+// when each output element takes many multiply-adds (see kMinStagedMacs).
 void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                                 float* output, const ComputePool& pool) const {
   const int64_t out_h = config_.OutputLength(in_h, 0), out_w = config_.OutputLength(in_w, 1);
   const int64_t in_size = batch * channels_ * in_h * in_w;
+  const int64_t out_size = stage_output_ ? 0 : batch * out_h * out_w * filters_;
   thread_local LayoutScratch scratch;
   std::unique_ptr<float[]> once;
-  float* nhwc = scratch.Get(in_size + batch * out_h * out_w * filters_, once);
+  float* nhwc = scratch.Get(in_size + out_size, once);
   Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
-  Run(nhwc, batch, in_h, in_w, nhwc + in_size, pool);
-  Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
+  if (!stage_output_) {
+    Run(nhwc, batch, in_h, in_w, nhwc + in_size, pool);
+    Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
+    return;
+  }
+  RunShape shape{nhwc, output, batch, in_h, in_w, out_h, out_w};
+  shape.channels_first_output = true;
+  RunShaped(shape, pool);
 }
 
 void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols,
@@ -136,8 +165,8 @@ void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t
   ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
-      TransposeRows(from + b * rows * cols, rows, cols, r0, std::min(rows, r0 + kTransposeBlock),
-                    to + b * rows * cols);
+      TransposeRows(plan_.kernels->transpose8, from + b * rows * cols, rows, cols, r0,
+                    std::min(rows, r0 + kTransposeBlock), to + b * rows * cols);
     }
   });
 }
@@ -192,10 +221,18 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
         BuildBlock(plan_, zeros_.data(), channels_, filters_, shape, region, first, block);
       }
       const PhaseTaps& taps = plan_.phases[region.phase];
+      const int64_t panel = (item - region_begin) % plan_.n_blocks;
+      const bool staged = shape.channels_first_output;
       if (plan_.dot) {
         RunDot(taps, block);
       } else {
-        RunGemm(taps, (item - region_begin) % plan_.n_blocks, block);
+        RunGemm(taps, panel, staged, block);
+      }
+      if (staged) {
+        const int64_t f0 = plan_.dot ? 0 : panel * plan_.gemm.nr;
+        const int64_t count = plan_.dot ? filters_ : std::min<int64_t>(plan_.gemm.nr, filters_ - f0);
+        ScatterToChannelsFirst(block, plan_.tile, f0, count, shape.out_h * shape.out_w,
+                               shape.output);
       }
     }
     region_begin += items;
@@ -203,14 +240,15 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
   });
 }
 
-void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, Block& block) const {
+void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block& block) const {
   const int64_t tile = plan_.tile, nr = plan_.gemm.nr, max_taps = plan_.max_taps;
   const int64_t n_valid = std::min(nr, filters_ - panel * nr);
   const float* bias = packed_.bias.data() + panel * nr;
   std::fill(block.started.begin(), block.started.begin() + block.tiles, 0);
   float* out[kMaxTile];
   auto tile_out = [&](int64_t i) {
-    for (int64_t r = 0; r < block.rows[i]; ++r) out[r] = block.out[i * tile + r] + panel * nr;
+    const int64_t offset = staged ? 0 : panel * nr;
+    for (int64_t r = 0; r < block.rows[i]; ++r) out[r] = block.out[i * tile + r] + offset;
     return out;
   };
   for (int64_t t = 0; t < taps.size(); ++t) {

@@ -4,23 +4,8 @@
 
 namespace tconv::internal {
 
-namespace {
-
-// An 8 x 8 tile through a small buffer: eight contiguous reads, eight contiguous writes.
-inline void Tile8(const float* from, int64_t cols, float* to, int64_t rows) {
-  float tile[8][8];
-  for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) tile[c][r] = from[r * cols + c];
-  }
-  for (int c = 0; c < 8; ++c) {
-    for (int r = 0; r < 8; ++r) to[c * rows + r] = tile[c][r];
-  }
-}
-
-}  // namespace
-
-void TransposeRows(const float* from, int64_t rows, int64_t cols, int64_t r0, int64_t r1,
-                   float* to) {
+void TransposeRows(Transpose8Fn transpose8, const float* from, int64_t rows, int64_t cols,
+                   int64_t r0, int64_t r1, float* to) {
   for (int64_t rb = r0; rb < r1; rb += kTransposeBlock) {
     const int64_t re = std::min(r1, rb + kTransposeBlock);
     for (int64_t c0 = 0; c0 < cols; c0 += kTransposeBlock) {
@@ -28,7 +13,7 @@ void TransposeRows(const float* from, int64_t rows, int64_t cols, int64_t r0, in
       int64_t r = rb;
       for (; r + 8 <= re; r += 8) {
         int64_t c = c0;
-        for (; c + 8 <= c1; c += 8) Tile8(from + r * cols + c, cols, to + c * rows + r, rows);
+        for (; c + 8 <= c1; c += 8) transpose8(from + r * cols + c, cols, to + c * rows + r, rows);
         for (; c < c1; ++c) {
           for (int64_t i = r; i < r + 8; ++i) to[c * rows + i] = from[i * cols + c];
         }

@@ -33,6 +33,11 @@ using GemmFn = void (*)(int64_t m, int64_t kc, const float* const* a, int64_t c0
 using DotFn = void (*)(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
                        const float* const* w, const float* bias, float* const* out);
 
+// Transposes an 8 x 8 block: to[c * to_stride + r] = from[r * from_stride + c] for r, c < 8
+// (the channels_first entry's layout changes, fast_layout.h).
+using Transpose8Fn = void (*)(const float* from, int64_t from_stride, float* to,
+                              int64_t to_stride);
+
 inline constexpr int kMaxDotFilters = 4;
 inline constexpr int kMaxGemmVariants = 3;
 
@@ -49,11 +54,15 @@ struct KernelSet {
   int num_gemm = 0;
   int dot_mr[kMaxDotFilters + 1] = {};  // pixels per tile, by filter count
   DotFn dot = nullptr;
+  Transpose8Fn transpose8 = nullptr;
 };
 
 const KernelSet& ScalarKernels();
 const KernelSet& Avx2Kernels();    // call only when the CPU has AVX2 and FMA
 const KernelSet& Avx512Kernels();  // call only when the CPU has AVX-512 F/VL/BW/DQ
+
+// The AVX2 transpose, which the AVX-512 set uses too.
+void Transpose8Avx2(const float* from, int64_t from_stride, float* to, int64_t to_stride);
 
 }  // namespace tconv::internal
 

@@ -127,6 +127,26 @@ void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
 
 }  // namespace
 
+void Transpose8Avx2(const float* from, int64_t from_stride, float* to, int64_t to_stride) {
+  __m256 r[8], t[8], s[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(from + i * from_stride);
+  // t: rows i, i+1 interleaved per 128-bit lane; s: columns (c, c + 4) of rows 0-3 / 4-7.
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int c = 0; c < 4; ++c) {
+    _mm256_storeu_ps(to + c * to_stride, _mm256_permute2f128_ps(s[c], s[c + 4], 0x20));
+    _mm256_storeu_ps(to + (c + 4) * to_stride, _mm256_permute2f128_ps(s[c], s[c + 4], 0x31));
+  }
+}
+
 const KernelSet& Avx2Kernels() {
   static const KernelSet kSet = [] {
     KernelSet s;
@@ -139,6 +159,7 @@ const KernelSet& Avx2Kernels() {
     s.dot_mr[2] = 5;
     s.dot_mr[3] = s.dot_mr[4] = 3;
     s.dot = Dot;
+    s.transpose8 = Transpose8Avx2;
     return s;
   }();
   return kSet;

@@ -124,6 +124,7 @@ const KernelSet& Avx512Kernels() {
     s.dot_mr[3] = 8;
     s.dot_mr[4] = 6;
     s.dot = Dot;
+    s.transpose8 = Transpose8Avx2;
     return s;
   }();
   return kSet;

@@ -45,6 +45,17 @@ void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
   }
 }
 
+// Through a small buffer: eight contiguous reads, eight contiguous writes.
+void Transpose8(const float* from, int64_t from_stride, float* to, int64_t to_stride) {
+  float tile[8][8];
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 8; ++c) tile[c][r] = from[r * from_stride + c];
+  }
+  for (int c = 0; c < 8; ++c) {
+    for (int r = 0; r < 8; ++r) to[c * to_stride + r] = tile[c][r];
+  }
+}
+
 }  // namespace
 
 const KernelSet& ScalarKernels() {
@@ -55,6 +66,7 @@ const KernelSet& ScalarKernels() {
     s.num_gemm = 1;
     for (int& mr : s.dot_mr) mr = kDotMr;
     s.dot = Dot;
+    s.transpose8 = Transpose8;
     return s;
   }();
   return kSet;

@@ -230,7 +230,7 @@ std::vector<float> TransposeExamples(const std::vector<float>& from, int64_t bat
 }
 
 // channels_first computes the same sums in the same order as channels_last (the col path's
-// transposed GEMM, the other paths' transposes), so its answer is channels_last's, transposed,
+// transposed GEMM; the tiled path's NHWC copy of the input and staged NCHW writes), so its answer is channels_last's, transposed,
 // bit for bit: random shapes, half of them with the col path's 1-4 filters, and batches that
 // the col path splits into passes.
 TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
@@ -245,6 +245,13 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   }
   cases.push_back(T().input(5, 80, 80, 3).filters(1).kernel(5, 5).padding("same"));
   cases.push_back(T().input(2, 7, 7, 200).filters(3).kernel(4, 4).strides(2, 2).padding("same"));
+  // The tiled path's two ways to NCHW (fast_conv.cc, kMinStagedMacs): 64 * 9 multiply-adds per
+  // output element (staged per work item), and 32 * 9 / 4 (transposed after the run).
+  cases.push_back(T().input(2, 9, 9, 64).filters(70).kernel(3, 3).padding("same"));
+  cases.push_back(T().input(2, 7, 7, 32).filters(40).kernel(3, 3).strides(2, 2).padding("same"));
+  // 512 channels and 3 filters: the dot kernels (kernel/src/fast_col.cc, ColPathPays) on
+  // AVX2 and scalar.
+  cases.push_back(T().input(2, 3, 5, 520).filters(3).kernel(3, 3).strides(2, 2).padding("same"));
   for (const T& t : cases) {
     SCOPED_TRACE(t.Describe(DataFormat::kChannelsFirst));
     const uint64_t weight_seed = rng();
