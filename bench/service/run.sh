@@ -5,6 +5,7 @@
 #
 #   bench/service/run.sh                 # all cvae_* and dcgan_* cases, best of 2 x 4 s per point
 #   DURATION=10s REPEATS=3 CASES='cvae_d1' CONCURRENCY='1 32' bench/service/run.sh
+#   SERVER_FLAGS=--threads=1 bench/service/run.sh       # flags for both servers
 #
 # Builds Release in build/service-bench (BUILD_DIR overrides), starts two tconv-servers on
 # 127.0.0.1 with temporary repositories — one with the default batching, one with
@@ -72,9 +73,10 @@ for case in json.load(open(suite))["cases"]:
     print(case["name"], c, f"1,{h},{w},{c}", path)
 EOF
 
-start_server on
+# SERVER_FLAGS go to both servers (e.g. SERVER_FLAGS=--threads=1).
+start_server on ${SERVER_FLAGS:-}
 on="$address"
-start_server off --max_batch_size=1
+start_server off --max_batch_size=1 ${SERVER_FLAGS:-}
 off="$address"
 while read -r name channels shape config; do
   for server in "$on" "$off"; do
