@@ -14,8 +14,8 @@ namespace tconv::internal {
 inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 
 struct RunShape {
-  const float* input;   // NHWC
-  float* output;        // NHWC, or NCHW when channels_first_output
+  const float* input;  // NHWC
+  float* output;       // NHWC, or NCHW when channels_first_output
   int64_t batch, in_h, in_w, out_h, out_w;
   // Items compute into the block's staging rows, then ScatterToChannelsFirst writes them.
   bool channels_first_output = false;
@@ -32,14 +32,14 @@ struct Region {
 struct Block {
   int64_t phase = -1, y0 = -1, x0 = -1, first = -1;  // which block they describe
   int64_t tiles = 0;
-  std::vector<const float*> a;     // [tile][tap][row]: every tap of the phase
-  std::vector<char> keep;          // [tile][tap]: the tap reaches the input for some row
-  std::vector<int64_t> rows;       // [tile]
-  std::vector<float*> out;         // [tile][row]: channel 0 of the output pixel (or staging row)
-  std::vector<int64_t> nchw;       // [tile][row]: the pixel's channel 0 in an NCHW output
-  std::vector<float> staging;      // [tile][row][staging_width]: an item's NCHW-bound results
-  int64_t staging_width = 0;       // floats per staging row: the panel width (or F for dot)
-  std::vector<char> started;       // [tile]: its running sums are in the output
+  std::vector<const float*> a;  // [tile][tap][row]: every tap of the phase
+  std::vector<char> keep;       // [tile][tap]: the tap reaches the input for some row
+  std::vector<int64_t> rows;    // [tile]
+  std::vector<float*> out;      // [tile][row]: channel 0 of the output pixel (or staging row)
+  std::vector<int64_t> nchw;    // [tile][row]: the pixel's channel 0 in an NCHW output
+  std::vector<float> staging;   // [tile][row][staging_width]: an item's NCHW-bound results
+  int64_t staging_width = 0;    // floats per staging row: the panel width (or F for dot)
+  std::vector<char> started;    // [tile]: its running sums are in the output
   std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
 };
 

@@ -61,8 +61,8 @@ constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, 
 // Copies pixels [q0, q0 + count) of a pass (flat over its NCHW examples of `pixels` pixels
 // and `channels` channels), channels [c0, c0 + kc), into a [kc x nr] GEMM panel; columns from
 // `count` on are zero.
-void PackPixelPanel(const float* input, int64_t channels, int64_t pixels, int64_t q0,
-                    int64_t count, int64_t c0, int64_t kc, int64_t nr, float* panel) {
+void PackPixelPanel(const float* input, int64_t channels, int64_t pixels, int64_t q0, int64_t count,
+                    int64_t c0, int64_t kc, int64_t nr, float* panel) {
   for (int64_t j = 0; j < count;) {
     const int64_t example = (q0 + j) / pixels, pixel = (q0 + j) % pixels;
     const int64_t run = std::min(count - j, pixels - pixel);
@@ -124,8 +124,7 @@ class ColConv final : public FastConv2DTranspose {
   }
   // Examples per pass, so that a pass's col matrix stays near kMaxColFloats.
   int64_t PassExamples(const CallShape& shape) const {
-    return std::clamp<int64_t>(kMaxColFloats / (shape.in_h * shape.in_w * width_), 1,
-                               shape.batch);
+    return std::clamp<int64_t>(kMaxColFloats / (shape.in_h * shape.in_w * width_), 1, shape.batch);
   }
   int64_t GemmGrain(double item_flops) const {
     return static_cast<int64_t>(std::max(1.0, kMinGemmTaskFlops / item_flops));
@@ -133,15 +132,15 @@ class ColConv final : public FastConv2DTranspose {
   int64_t GatherGrain(const CallShape& shape, int64_t filters_per_row) const {
     const int64_t taps_per_output = std::max<int64_t>(
         1, config_.kernel_size[0] * kw_ / (config_.strides[0] * config_.strides[1]));
-    return std::max<int64_t>(1,
-                             kMinGatherTaskAdds / (shape.out_w * filters_per_row * taps_per_output));
+    return std::max<int64_t>(
+        1, kMinGatherTaskAdds / (shape.out_w * filters_per_row * taps_per_output));
   }
   // col rows [first, last) (pixels of the pass, flat), every panel.
   void GemmPixels(const float* input, int64_t first, int64_t last, float* col) const;
   // colT columns [first, last) (pixels of the pass, flat; `pixels` per example) with `gemm`;
   // colT rows are `row_length` floats apart.
-  void GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm, int64_t first, int64_t last,
-                            int64_t row_length, float* col) const;
+  void GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm,
+                            int64_t first, int64_t last, int64_t row_length, float* col) const;
   // x_offsets[x * kw + j]: where column x's j-th existing tap q reads, ix * pixel_step +
   // q * tap_step past the row's start; x_count[x] of them.
   void BuildColumnTable(const CallShape& shape, int64_t pixel_step, int64_t tap_step,
@@ -286,13 +285,14 @@ void ColConv::GemmPixels(const float* input, int64_t first, int64_t last, float*
   }
 }
 
-void ColConv::GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm, int64_t first, int64_t last,
-                                   int64_t row_length, float* col) const {
+void ColConv::GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm,
+                                   int64_t first, int64_t last, int64_t row_length,
+                                   float* col) const {
   const int64_t mr = gemm.mr, nr = gemm.nr;
   // One [kc x nr] panel slice of kPanelBytes at most (chunk * nr floats; chunk >= 16 only
   // when nr <= 1024).
-  const int64_t chunk = std::clamp<int64_t>(kPanelBytes / (nr * int64_t{sizeof(float)}), 16,
-                                            channels_);
+  const int64_t chunk =
+      std::clamp<int64_t>(kPanelBytes / (nr * int64_t{sizeof(float)}), 16, channels_);
   alignas(64) float panel[kPanelBytes / sizeof(float)];
   const float* a[kMaxTile];
   float* out[kMaxTile];

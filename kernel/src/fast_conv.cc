@@ -5,11 +5,11 @@
 // (the interior, and runs of rows/columns along the edges), so a tile never multiplies a zero
 // row where a tap misses the input. Work items are (region, block of pixels, panel of output
 // channels); a block's pixels are numbered (example, row, column) within the region, so small
-// layers fill tiles across rows and examples. Within an item the GEMM runs tap by tap and chunk of channels by chunk, each
-// packed weight slice reused by all tiles of the block from L1, with the running sums kept in
-// the output. Every output element therefore sees the same sequence of FMAs (bias, then taps
-// in plan order, channels ascending) whatever the batch, the block or the thread: batch- and
-// thread-invariant bit for bit.
+// layers fill tiles across rows and examples. Within an item the GEMM runs tap by tap and chunk of
+// channels by chunk, each packed weight slice reused by all tiles of the block from L1, with the
+// running sums kept in the output. Every output element therefore sees the same sequence of FMAs
+// (bias, then taps in plan order, channels ascending) whatever the batch, the block or the thread:
+// batch- and thread-invariant bit for bit.
 #include "fast_conv.h"
 
 #include <algorithm>
@@ -109,8 +109,7 @@ void FastConv::RunShaped(const RunShape& shape, const ComputePool& pool) const {
   const double item_flops = plan_.pixel_flops * double(plan_.block_pixels);
   const double min_flops = plan_.dot ? kMinDotTaskFlops : kMinTaskFlops;
   const auto grain = static_cast<int64_t>(std::max(1.0, min_flops / item_flops));
-  ParallelFor(pool, items, grain,
-              [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
+  ParallelFor(pool, items, grain, [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
 }
 
 // Scratch of the channels_first entry, per thread, kept between calls up to kMaxKeptFloats.
@@ -158,8 +157,8 @@ void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h,
   RunShaped(shape, pool);
 }
 
-void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols,
-                         float* to, const ComputePool& pool) const {
+void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
+                         const ComputePool& pool) const {
   const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
   ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
@@ -213,8 +212,8 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
   int64_t region_begin = 0;
   ForEachRegion(shape, [&](const Region& region) {
     const int64_t items = RegionItems(shape, region);
-    for (int64_t item = std::max(begin, region_begin);
-         item < std::min(end, region_begin + items); ++item) {
+    for (int64_t item = std::max(begin, region_begin); item < std::min(end, region_begin + items);
+         ++item) {
       const int64_t first = (item - region_begin) / plan_.n_blocks * plan_.block_pixels;
       if (block.phase != region.phase || block.y0 != region.y0 || block.x0 != region.x0 ||
           block.first != first) {
@@ -230,7 +229,8 @@ void FastConv::RunItems(const RunShape& shape, int64_t begin, int64_t end) const
       }
       if (staged) {
         const int64_t f0 = plan_.dot ? 0 : panel * plan_.gemm.nr;
-        const int64_t count = plan_.dot ? filters_ : std::min<int64_t>(plan_.gemm.nr, filters_ - f0);
+        const int64_t count =
+            plan_.dot ? filters_ : std::min<int64_t>(plan_.gemm.nr, filters_ - f0);
         ScatterToChannelsFirst(block, plan_.tile, f0, count, shape.out_h * shape.out_w,
                                shape.output);
       }
@@ -252,23 +252,22 @@ void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block&
     return out;
   };
   for (int64_t t = 0; t < taps.size(); ++t) {
-    const float* weights = packed_.kernel.data() +
-                           (taps.kernel_index[t] * plan_.n_blocks + panel) * channels_ * nr;
+    const float* weights =
+        packed_.kernel.data() + (taps.kernel_index[t] * plan_.n_blocks + panel) * channels_ * nr;
     for (int64_t c0 = 0; c0 < channels_; c0 += plan_.chunk) {
       const int64_t kc = std::min(plan_.chunk, channels_ - c0);
       for (int64_t i = 0; i < block.tiles; ++i) {
         if (!block.keep[i * max_taps + t]) continue;
-        plan_.gemm.fn(block.rows[i], kc, &block.a[(i * max_taps + t) * tile], c0,
-                      weights + c0 * nr, block.started[i] ? nullptr : bias, tile_out(i),
-                      n_valid);
+        plan_.gemm.fn(block.rows[i], kc, &block.a[(i * max_taps + t) * tile], c0, weights + c0 * nr,
+                      block.started[i] ? nullptr : bias, tile_out(i), n_valid);
         block.started[i] = 1;
       }
     }
   }
   for (int64_t i = 0; i < block.tiles; ++i) {  // pixels no tap reaches hold the bias
     if (!block.started[i]) {
-      plan_.gemm.fn(block.rows[i], 0, &block.a[i * max_taps * tile], 0, packed_.kernel.data(),
-                    bias, tile_out(i), n_valid);
+      plan_.gemm.fn(block.rows[i], 0, &block.a[i * max_taps * tile], 0, packed_.kernel.data(), bias,
+                    tile_out(i), n_valid);
     }
   }
 }

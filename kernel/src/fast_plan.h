@@ -38,13 +38,13 @@ struct FastPlan {
   std::vector<PhaseTaps> phases;  // [phase_y * stride_x + phase_x]
   int64_t max_taps = 0;           // most taps of any phase
   const KernelSet* kernels = nullptr;
-  bool dot = false;            // few filters: dot kernels over channels instead of GEMM tiles
-  GemmVariant gemm;            // when !dot
-  int64_t tile = 0;            // pixels per microkernel call
-  int64_t n_blocks = 1;        // panels of gemm.nr output channels (1 for dot)
-  int64_t chunk = 0;           // input channels per GEMM call: one packed slice fits in L1
-  int64_t block_pixels = 0;    // pixels per work item, a multiple of tile: its outputs fit L1
-  double pixel_flops = 0;      // average multiply-add FLOPs per output pixel and panel
+  bool dot = false;          // few filters: dot kernels over channels instead of GEMM tiles
+  GemmVariant gemm;          // when !dot
+  int64_t tile = 0;          // pixels per microkernel call
+  int64_t n_blocks = 1;      // panels of gemm.nr output channels (1 for dot)
+  int64_t chunk = 0;         // input channels per GEMM call: one packed slice fits in L1
+  int64_t block_pixels = 0;  // pixels per work item, a multiple of tile: its outputs fit L1
+  double pixel_flops = 0;    // average multiply-add FLOPs per output pixel and panel
 };
 
 // The taps along one axis (0 = height, 1 = width), per output phase: [phase], kernel positions

@@ -24,8 +24,8 @@ namespace tconv::internal {
 // where start is init[n] when init is not null, else out[r][n] itself (a running sum; the
 // driver splits a pixel's taps and channels into chunks that way, always in the same order).
 // b is a packed [kc x nr] panel slice. 1 <= m <= the variant's mr; kc may be 0.
-using GemmFn = void (*)(int64_t m, int64_t kc, const float* const* a, int64_t c0,
-                        const float* b, const float* init, float* const* out, int64_t n_valid);
+using GemmFn = void (*)(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
+                        const float* init, float* const* out, int64_t n_valid);
 
 // Dot kernel for few output channels (1 <= f <= kMaxDotFilters): vectorised over channels.
 //   out[r][j] = bias[j] + sum_t sum_c a[t*m + r][c] * w[t][j*kc + c]       for j < f.
@@ -35,8 +35,7 @@ using DotFn = void (*)(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const fl
 
 // Transposes an 8 x 8 block: to[c * to_stride + r] = from[r * from_stride + c] for r, c < 8
 // (the channels_first entry's layout changes, fast_layout.h).
-using Transpose8Fn = void (*)(const float* from, int64_t from_stride, float* to,
-                              int64_t to_stride);
+using Transpose8Fn = void (*)(const float* from, int64_t from_stride, float* to, int64_t to_stride);
 
 inline constexpr int kMaxDotFilters = 4;
 inline constexpr int kMaxGemmVariants = 3;
