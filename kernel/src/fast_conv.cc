@@ -42,6 +42,11 @@ constexpr double kMinDotTaskFlops = 0.25e6;
 // 1.50 -> 1.30 at batch 8; cvae_d1 (72) 1.30 -> 1.58 and 1.47 -> 1.91; cvae_d2 and
 // generic_k3s2 (144) even within noise; generic_k3s1 (576) and dcgan_g2 (800) even.
 constexpr double kMinStagedMacs = 256;
+// Packed weights larger than this are assumed to come from memory on every call (beyond the
+// last-level cache one core can count on): one-tile blocks then use the prefetching GEMM
+// kernels. pix2pix_up2 at batch 1 (32 MiB) gained 15-25%; pix2pix_up1 at batch 1 (16 MiB, of
+// which a call reads 4) was 15% slower with prefetching on 2 threads.
+constexpr int64_t kCachedWeightBytes = int64_t{24} << 20;
 
 class FastConv final : public FastConv2DTranspose {
  public:
@@ -77,6 +82,7 @@ class FastConv final : public FastConv2DTranspose {
   PackedWeights packed_;
   AlignedFloats zeros_;  // the input row that taps outside the input read
   bool stage_output_;    // channels_first output staged per item, not transposed (kMinStagedMacs)
+  bool stream_weights_;  // one-tile blocks prefetch the weights (kCachedWeightBytes)
 };
 
 FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights)
@@ -91,6 +97,8 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
   const int64_t taps = config.kernel_size[0] * config.kernel_size[1];
   packed_ = plan_.dot ? PackForDot(weights, taps, filters_, channels_)
                       : PackForGemm(weights, taps, filters_, channels_, plan_.gemm.nr);
+  stream_weights_ =
+      !plan_.dot && plan_.gemm.stream != nullptr && packed_bytes() > kCachedWeightBytes;
 }
 
 void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
@@ -251,6 +259,9 @@ void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block&
     for (int64_t r = 0; r < block.rows[i]; ++r) out[r] = block.out[i * tile + r] + offset;
     return out;
   };
+  // A block of one tile reads each weight panel once; when the weights are also too large to
+  // stay in the last-level cache between calls, they come from memory: prefetch them.
+  const GemmFn gemm = block.tiles == 1 && stream_weights_ ? plan_.gemm.stream : plan_.gemm.fn;
   for (int64_t t = 0; t < taps.size(); ++t) {
     const float* weights =
         packed_.kernel.data() + (taps.kernel_index[t] * plan_.n_blocks + panel) * channels_ * nr;
@@ -258,8 +269,8 @@ void FastConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block&
       const int64_t kc = std::min(plan_.chunk, channels_ - c0);
       for (int64_t i = 0; i < block.tiles; ++i) {
         if (!block.keep[i * max_taps + t]) continue;
-        plan_.gemm.fn(block.rows[i], kc, &block.a[(i * max_taps + t) * tile], c0, weights + c0 * nr,
-                      block.started[i] ? nullptr : bias, tile_out(i), n_valid);
+        gemm(block.rows[i], kc, &block.a[(i * max_taps + t) * tile], c0, weights + c0 * nr,
+             block.started[i] ? nullptr : bias, tile_out(i), n_valid);
         block.started[i] = 1;
       }
     }

@@ -44,6 +44,9 @@ struct GemmVariant {
   int mr = 0;  // pixels per tile
   int nr = 0;  // output channels per tile (a multiple of the vector width)
   GemmFn fn = nullptr;
+  // The same kernel, prefetching the panel ahead: for panels only one tile reads, which stream
+  // from memory (null: use fn).
+  GemmFn stream = nullptr;
 };
 
 // The kernels of one instruction set. Variants are listed widest nr first.
