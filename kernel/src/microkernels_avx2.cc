@@ -18,8 +18,12 @@ inline __m256i TailMask(int64_t n) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kBits + kLanes - k));
 }
 
-// MR pixels x (NV * 8) channels; MR * NV + NV + 1 <= 16 registers.
-template <int MR, int NV>
+// How far ahead a streaming tile prefetches its panel (as the AVX-512 tiles).
+constexpr int64_t kPrefetchBytes = 8 << 10;
+
+// MR pixels x (NV * 8) channels; MR * NV + NV + 1 <= 16 registers. kStream prefetches the
+// panel kPrefetchBytes ahead, for panels only this tile reads (see microkernels_avx512.cc).
+template <int MR, int NV, bool kStream>
 void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, const float* init,
               float* const* out, int64_t n_valid) {
   __m256 acc[MR][NV];
@@ -33,6 +37,14 @@ void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, con
   const float* ap[MR];
   for (int r = 0; r < MR; ++r) ap[r] = a[r] + c0;
   for (int64_t c = 0; c < kc; ++c, b += NV * kLanes) {
+    if constexpr (kStream) {
+      constexpr int64_t kAhead = kPrefetchBytes / (NV * kLanes * sizeof(float));
+      if (c + kAhead < kc) {
+        for (int64_t n = 0; n < NV * kLanes; n += 16) {  // one 64-byte line at a time
+          _mm_prefetch(reinterpret_cast<const char*>(b + kAhead * NV * kLanes + n), _MM_HINT_T0);
+        }
+      }
+    }
     __m256 bv[NV];
     for (int n = 0; n < NV; ++n) bv[n] = _mm256_loadu_ps(b + n * kLanes);
     for (int r = 0; r < MR; ++r) {
@@ -51,12 +63,12 @@ void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, con
   }
 }
 
-template <int NV, int... Ms>
+template <int NV, bool kStream, int... Ms>
 void GemmDispatch(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
                   const float* init, float* const* out, int64_t n_valid) {
   using Fn = void (*)(int64_t, const float* const*, int64_t, const float*, const float*,
                       float* const*, int64_t);
-  static constexpr Fn kTiles[] = {GemmTile<Ms, NV>...};
+  static constexpr Fn kTiles[] = {GemmTile<Ms, NV, kStream>...};
   kTiles[m - 1](kc, a, c0, b, init, out, n_valid);
 }
 
@@ -118,10 +130,14 @@ void DotForFilters(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
 void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
          const float* const* w, const float* bias, float* const* out) {
   switch (f) {
-    case 1: return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
-    case 2: return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
-    case 3: return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
-    default: return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
+    case 1:
+      return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
+    case 2:
+      return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
+    case 3:
+      return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
+    default:
+      return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
   }
 }
 
@@ -151,9 +167,11 @@ const KernelSet& Avx2Kernels() {
   static const KernelSet kSet = [] {
     KernelSet s;
     s.isa = "avx2";
-    s.gemm[0] = {4, 24, GemmDispatch<3, 1, 2, 3, 4>};
-    s.gemm[1] = {6, 16, GemmDispatch<2, 1, 2, 3, 4, 5, 6>};
-    s.gemm[2] = {12, 8, GemmDispatch<1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>};
+    s.gemm[0] = {4, 24, GemmDispatch<3, false, 1, 2, 3, 4>, GemmDispatch<3, true, 1, 2, 3, 4>};
+    s.gemm[1] = {6, 16, GemmDispatch<2, false, 1, 2, 3, 4, 5, 6>,
+                 GemmDispatch<2, true, 1, 2, 3, 4, 5, 6>};
+    s.gemm[2] = {12, 8, GemmDispatch<1, false, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>,
+                 GemmDispatch<1, true, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12>};
     s.num_gemm = 3;
     s.dot_mr[1] = 8;
     s.dot_mr[2] = 5;

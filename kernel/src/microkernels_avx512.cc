@@ -24,12 +24,12 @@ inline float ReduceAdd(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// How many panel rows ahead a streaming tile prefetches: ~8 KiB for a 64-wide panel, about what
-// the FMAs of 4 pixels take while a cache line comes from memory.
-constexpr int64_t kPrefetchRows = 32;
+// How far ahead a streaming tile prefetches its panel: 8 KiB, 32 rows of a 64-wide panel, about
+// what the FMAs of 4 pixels take while a cache line comes from memory.
+constexpr int64_t kPrefetchBytes = 8 << 10;
 
 // MR pixels x (NV * 16) channels; accumulators stay in registers (MR * NV <= 28). kStream
-// prefetches the panel kPrefetchRows ahead, for panels that only this tile reads (streamed from
+// prefetches the panel kPrefetchBytes ahead, for panels that only this tile reads (streamed from
 // memory): pix2pix_up2 at batch 1 (32 MiB of weights, 4 pixels per phase) went from 1.39-1.82 to
 // 1.36-1.58 ms on 1 thread, 0.79-1.21 to 0.68-0.76 ms on 2. Panels that several tiles share
 // were 25% slower with it (unet_up1 b1), so the driver asks for it only for one-tile blocks.
@@ -48,10 +48,10 @@ void GemmTile(int64_t kc, const float* const* a, int64_t c0, const float* b, con
   for (int r = 0; r < MR; ++r) ap[r] = a[r] + c0;
   for (int64_t c = 0; c < kc; ++c, b += NV * kLanes) {
     if constexpr (kStream) {
-      if (c + kPrefetchRows < kc) {
-        for (int n = 0; n < NV; ++n) {
-          _mm_prefetch(reinterpret_cast<const char*>(b + (kPrefetchRows * NV + n) * kLanes),
-                       _MM_HINT_T0);
+      constexpr int64_t kAhead = kPrefetchBytes / (NV * kLanes * sizeof(float));
+      if (c + kAhead < kc) {
+        for (int n = 0; n < NV; ++n) {  // one 64-byte line per vector
+          _mm_prefetch(reinterpret_cast<const char*>(b + (kAhead * NV + n) * kLanes), _MM_HINT_T0);
         }
       }
     }
@@ -119,10 +119,14 @@ void DotForFilters(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
 void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
          const float* const* w, const float* bias, float* const* out) {
   switch (f) {
-    case 1: return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
-    case 2: return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
-    case 3: return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
-    default: return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
+    case 1:
+      return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
+    case 2:
+      return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
+    case 3:
+      return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
+    default:
+      return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
   }
 }
 

@@ -116,6 +116,14 @@ TEST_P(FastConvTest, SuiteShapesMatchReference) {
   }
 }
 
+// Layers whose packed weights exceed 24 MiB run one-tile blocks on the prefetching ("streaming")
+// GEMM kernels (kernel/src/fast_conv.cc, kCachedWeightBytes): pix2pix_up2's shape at batch 1
+// (32 MiB, 4 pixels per phase), and a 1x1 input whose phases hold one pixel each.
+TEST_P(FastConvTest, WeightStreamingLayersMatchReference) {
+  T().input(1, 2, 2, 1024).filters(512).kernel(4, 4).strides(2, 2).padding("same").Test();
+  T().input(1, 1, 1, 1040).filters(400).kernel(4, 4).strides(2, 2).padding("same").Test();
+}
+
 // Pixel counts around the tile heights, filter counts around the panel widths, channel counts
 // around the vector widths (the dot kernels' masked tails), and taps that miss the input.
 TEST_P(FastConvTest, TileEdgesMatchReference) {
