@@ -8,22 +8,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
-#include <map>
-#include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "benchmark/benchmark.h"
 #include "fma_peak.h"
@@ -32,7 +28,9 @@
 #include "suite.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
+#include "testing/layout.h"
 #include "torch_peer.h"
+#include "workload.h"
 
 namespace tconv::bench {
 namespace {
@@ -48,19 +46,6 @@ struct Options {
   bool thread_cpu_clock = false;
 };
 
-// One suite case at one batch size: weights, input and the reference answer (NHWC).
-struct Workload {
-  SuiteCase c;
-  int64_t batch = 0;
-  LayerWeights weights;
-  std::vector<float> input;  // NHWC
-  std::vector<float> nchw;   // the same input, NCHW
-  std::vector<float> want;   // tconv's reference, NHWC
-  Shape4 out{};              // NHWC
-  std::string error;         // the first failed check, if any
-  Row row;
-};
-
 // The machine's load, printed with the results: the machines are shared, and a load above the
 // core count means the timings (2-thread ones most) include waiting for a CPU.
 std::string LoadAverage() {
@@ -68,78 +53,6 @@ std::string LoadAverage() {
   std::string one, five;
   file >> one >> five;
   return absl::StrCat("load average ", one, " (1 min), ", five, " (5 min)");
-}
-
-int64_t Elements(const Shape4& s) { return s[0] * s[1] * s[2] * s[3]; }
-
-// (b, rows, cols) -> (b, cols, rows) per example.
-std::vector<float> Transpose(const std::vector<float>& from, int64_t batch, int64_t rows,
-                             int64_t cols) {
-  std::vector<float> to(from.size());
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) {
-        to[(b * cols + c) * rows + r] = from[(b * rows + r) * cols + c];
-      }
-    }
-  }
-  return to;
-}
-
-const ComputePool& Pool(int threads) {
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  static auto* pools = new std::map<int, std::unique_ptr<ComputePool>>();
-  auto& pool = (*pools)[threads];
-  if (!pool) pool = ComputePool::Create({threads}).value();
-  return *pool;
-}
-
-// Seeded data scaled like Glorot so outputs are O(1) and rounding stays far inside tolerance.
-void Prepare(Workload& w) {
-  std::mt19937_64 rng(std::hash<std::string>()(w.c.name) + w.batch);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  const Pair& k = w.c.config.kernel_size;
-  const float scale = 1.0f / std::sqrt(float(k[0] * k[1] * w.c.in_c));
-  w.weights.kernel.resize(k[0] * k[1] * w.c.config.filters * w.c.in_c);
-  for (float& v : w.weights.kernel) v = scale * unit(rng);
-  if (w.c.config.use_bias) {
-    w.weights.bias.resize(w.c.config.filters);
-    for (float& v : w.weights.bias) v = 0.5f * unit(rng);
-  }
-  w.input.resize(w.batch * w.c.in_h * w.c.in_w * w.c.in_c);
-  for (float& v : w.input) v = unit(rng);
-  w.nchw = Transpose(w.input, w.batch, w.c.in_h * w.c.in_w, w.c.in_c);
-  w.out = {w.batch, w.c.config.OutputLength(w.c.in_h, 0), w.c.config.OutputLength(w.c.in_w, 1),
-           w.c.config.filters};
-  w.row.name = w.c.name;
-  w.row.batch = w.batch;
-  w.row.flops = double(w.c.flops_per_example) * double(w.batch);
-}
-
-void PrepareReference(Workload& w) {
-  Prepare(w);
-  auto layer = Conv2DTranspose::Create(w.c.config, w.c.in_c, w.weights).value();
-  w.want.resize(Elements(w.out));
-  const absl::Status status =
-      layer->Run(w.input, {w.batch, w.c.in_h, w.c.in_w, w.c.in_c}, absl::MakeSpan(w.want),
-                 Pool(1), Implementation::kReference);
-  if (!status.ok()) w.error = status.ToString();
-}
-
-// "" when every element is within |got - want| <= 1e-4 + 1e-4 * |want|, else the worst one.
-std::string Check(const std::vector<float>& got, const std::vector<float>& want) {
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double excess = std::fabs(double(got[i]) - want[i]) / (1e-4 + 1e-4 * std::fabs(want[i]));
-    if (!(excess <= worst)) {  // also catches NaN
-      worst = std::isnan(excess) ? INFINITY : excess;
-      at = i;
-    }
-  }
-  if (worst <= 1) return "";
-  return absl::StrCat("element ", at, " is ", got[at], ", reference ", want[at]);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -216,24 +129,37 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   std::vector<float> out_cl(Elements(w->out)), out_cf(out_cl.size()), out_dnnl(out_cl.size());
   const ComputePool& pool = Pool(threads);
   std::vector<Contender> all;
-  all.push_back({"tconv", [&] { (void)(*cl)->Run(w->input, in_nhwc, absl::MakeSpan(out_cl), pool); },
-                 [&] { return out_cl; }, &row->tconv_ms, {}});
+  all.push_back({"tconv",
+                 [&] { (void)(*cl)->Run(w->input, in_nhwc, absl::MakeSpan(out_cl), pool); },
+                 [&] { return out_cl; },
+                 &row->tconv_ms,
+                 {}});
   all.push_back({"tconv channels_first",
                  [&] { (void)(*cf)->Run(w->nchw, in_nchw, absl::MakeSpan(out_cf), pool); },
-                 [&] { return Transpose(out_cf, w->batch, w->out[3], w->out[1] * w->out[2]); },
-                 &row->tconv_cf_ms, {}});
+                 [&] {
+                   return testing::TransposeExamples(out_cf, w->batch, w->out[3],
+                                                     w->out[1] * w->out[2]);
+                 },
+                 &row->tconv_cf_ms,
+                 {}});
   OneDnnDeconvolution::SetThreads(threads);
   auto peer = OneDnnDeconvolution::Create(w->c.config, w->weights, in_nhwc);
   if (peer.ok()) {
-    all.push_back({"oneDNN", [&] { (*peer)->Run(w->input.data(), out_dnnl.data()); },
-                   [&] { return out_dnnl; }, &row->onednn_ms, {}});
+    all.push_back({"oneDNN",
+                   [&] { (*peer)->Run(w->input.data(), out_dnnl.data()); },
+                   [&] { return out_dnnl; },
+                   &row->onednn_ms,
+                   {}});
   }
   TorchDeconvolution::SetThreads(threads);
   std::vector<float> out_torch(out_cl.size());
   auto torch = TorchDeconvolution::Create(w->c.config, w->weights, in_nhwc);
   if (torch.ok()) {
-    all.push_back({"PyTorch", [&] { (*torch)->Run(w->input.data(), out_torch.data()); },
-                   [&] { return out_torch; }, &row->torch_ms, {}});
+    all.push_back({"PyTorch",
+                   [&] { (*torch)->Run(w->input.data(), out_torch.data()); },
+                   [&] { return out_torch; },
+                   &row->torch_ms,
+                   {}});
   } else if (torch.status().code() != absl::StatusCode::kUnimplemented) {
     w->error = torch.status().ToString();
   }
@@ -322,7 +248,7 @@ Options ParseOptions(int argc, char** argv) {
 }  // namespace tconv::bench
 
 int main(int argc, char** argv) {
-  using namespace tconv::bench;  // NOLINT: main only
+  using namespace tconv::bench;              // NOLINT: main only
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows through tee and log files
   benchmark::Initialize(&argc, argv);
   const Options options = ParseOptions(argc, argv);
@@ -339,9 +265,8 @@ int main(int argc, char** argv) {
   std::vector<Workload> workloads;
   for (const SuiteCase& c : *suite) {
     const std::vector<std::string> wanted = absl::StrSplit(options.cases, ',');
-    if (std::none_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-          return absl::StrContains(c.name, w);
-        })) {
+    if (std::none_of(wanted.begin(), wanted.end(),
+                     [&](const std::string& w) { return absl::StrContains(c.name, w); })) {
       continue;
     }
     for (int64_t batch : c.batches) {
@@ -374,7 +299,9 @@ int main(int argc, char** argv) {
       *row = w->row;
       const std::string id = absl::StrCat(w->c.name, "/b", w->batch, "/", threads, "T");
       benchmark::RegisterBenchmark(id.c_str(), BenchCase, w, threads, &options, row)
-          ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
     }
   }
   benchmark::RunSpecifiedBenchmarks();

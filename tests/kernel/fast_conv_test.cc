@@ -14,6 +14,7 @@
 
 #include "conv2d_transpose_tester.h"
 #include "gtest/gtest.h"
+#include "testing/layout.h"
 
 namespace tconv::testing {
 namespace {
@@ -221,20 +222,6 @@ TEST_P(FastConvTest, FewFilterPassesAreBatchInvariant) {
   // 256 MiB (8 * 8 * 4 = 256 columns per input pixel).
   T().input(3, 160, 160, 2).filters(1).kernel(5, 5).padding("same").Test();
   T().input(1, 513, 512, 1).filters(4).kernel(8, 8).padding("valid").Test();
-}
-
-// [batch][rows][cols] -> [batch][cols][rows]: NHWC <-> NCHW with rows = H * W, cols = C.
-std::vector<float> TransposeExamples(const std::vector<float>& from, int64_t batch, int64_t rows,
-                                     int64_t cols) {
-  std::vector<float> to(from.size());
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c) {
-        to[(b * cols + c) * rows + r] = from[(b * rows + r) * cols + c];
-      }
-    }
-  }
-  return to;
 }
 
 // channels_first computes the same sums in the same order as channels_last (the col path's
