@@ -15,6 +15,7 @@
 #define TCONV_KERNEL_SRC_MICROKERNELS_H_
 
 #include <cstdint>
+#include <type_traits>
 
 namespace tconv::internal {
 
@@ -38,6 +39,22 @@ using DotFn = void (*)(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const fl
 using Transpose8Fn = void (*)(const float* from, int64_t from_stride, float* to, int64_t to_stride);
 
 inline constexpr int kMaxDotFilters = 4;
+
+// Calls fn(std::integral_constant<int, F>()) for the filter count f (1 <= f <= kMaxDotFilters):
+// each instruction set compiles its dot kernels once per filter count.
+template <typename Fn>
+inline void WithFilterCount(int64_t f, Fn&& fn) {
+  switch (f) {
+    case 1:
+      return fn(std::integral_constant<int, 1>());
+    case 2:
+      return fn(std::integral_constant<int, 2>());
+    case 3:
+      return fn(std::integral_constant<int, 3>());
+    default:
+      return fn(std::integral_constant<int, 4>());
+  }
+}
 inline constexpr int kMaxGemmVariants = 3;
 
 struct GemmVariant {

@@ -118,16 +118,9 @@ void DotForFilters(int64_t m, int64_t kc, int64_t ntaps, const float* const* a,
 
 void Dot(int64_t m, int64_t f, int64_t kc, int64_t ntaps, const float* const* a,
          const float* const* w, const float* bias, float* const* out) {
-  switch (f) {
-    case 1:
-      return DotForFilters<1>(m, kc, ntaps, a, w, bias, out);
-    case 2:
-      return DotForFilters<2>(m, kc, ntaps, a, w, bias, out);
-    case 3:
-      return DotForFilters<3>(m, kc, ntaps, a, w, bias, out);
-    default:
-      return DotForFilters<4>(m, kc, ntaps, a, w, bias, out);
-  }
+  WithFilterCount(f, [&](auto filters) {
+    DotForFilters<decltype(filters)::value>(m, kc, ntaps, a, w, bias, out);
+  });
 }
 
 }  // namespace
