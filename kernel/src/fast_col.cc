@@ -18,10 +18,6 @@
 namespace tconv::internal {
 namespace {
 
-// GEMM blocking, as fast_plan.cc's: one packed slice of kc channels x nr columns fits in L1
-// (64 KiB), the col rows one work item writes per panel in L1 (32 KiB).
-constexpr int64_t kPanelBytes = 64 << 10;
-constexpr int64_t kOutputBytes = 32 << 10;
 // A GEMM task is at least 8 MFLOP (~70 us here): with 4 MFLOP, dcgan_g3 and cvae_d3 at batch 8
 // (6-7 MFLOP) ran 10-20% slower on 2 threads than on 1; at batch 32 they still split (1.3-1.5x).
 // A gather task is at least 64 Ki additions (~25 us).
@@ -180,10 +176,8 @@ ColConv::ColConv(const LayerConfig& config, int64_t channels, const LayerWeights
       taps_x_(AxisTaps(config, 1)),
       gemm_(PickGemm(SelectKernels(), columns_)),
       width_((columns_ + gemm_.nr - 1) / gemm_.nr * gemm_.nr),
-      chunk_(std::clamp<int64_t>(kPanelBytes / (gemm_.nr * int64_t{sizeof(float)}), 16, channels)),
-      block_pixels_(
-          std::max<int64_t>(1, kOutputBytes / (gemm_.nr * int64_t{sizeof(float)}) / gemm_.mr) *
-          gemm_.mr),
+      chunk_(ChunkChannels(gemm_.nr, channels)),
+      block_pixels_(BlockPixels(gemm_)),
       packed_(width_ * channels),
       rows_(columns_ * channels),
       bias_(filters_),
@@ -289,10 +283,9 @@ void ColConv::GemmPixelsTransposed(const float* input, int64_t pixels, const Gem
                                    int64_t first, int64_t last, int64_t row_length,
                                    float* col) const {
   const int64_t mr = gemm.mr, nr = gemm.nr;
-  // One [kc x nr] panel slice of kPanelBytes at most (chunk * nr floats; chunk >= 16 only
-  // when nr <= 1024).
-  const int64_t chunk =
-      std::clamp<int64_t>(kPanelBytes / (nr * int64_t{sizeof(float)}), 16, channels_);
+  // One [kc x nr] panel slice of kPanelBytes at most (every variant's nr is <= 1024, so the
+  // 16-channel floor never exceeds it).
+  const int64_t chunk = ChunkChannels(nr, channels_);
   alignas(64) float panel[kPanelBytes / sizeof(float)];
   const float* a[kMaxTile];
   float* out[kMaxTile];

@@ -3,15 +3,6 @@
 #include <algorithm>
 
 namespace tconv::internal {
-namespace {
-
-// Cache budgets: the packed weight slice of one GEMM call, and the outputs of one work item,
-// stay in L1/L2 while the item's tiles reuse them. Tuned on pix2pix_up3 (C = 1024): 64 KiB /
-// 32 KiB beat 24 / 16 (fewer running-sum round trips, more reuse per slice).
-constexpr int64_t kPanelBytes = 64 << 10;
-constexpr int64_t kOutputBytes = 32 << 10;
-
-}  // namespace
 
 std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
   const int64_t k = config.kernel_size[axis], s = config.strides[axis];
@@ -96,10 +87,8 @@ FastPlan MakePlan(const LayerConfig& config, int64_t channels, const KernelSet& 
     plan.tile = plan.gemm.mr;
     plan.n_blocks = (filters + plan.gemm.nr - 1) / plan.gemm.nr;
     width = plan.gemm.nr;
-    const int64_t slice = kPanelBytes / (plan.gemm.nr * int64_t{sizeof(float)});
-    plan.chunk = std::clamp<int64_t>(slice, 16, channels);
-    const int64_t pixels = kOutputBytes / (plan.gemm.nr * int64_t{sizeof(float)});
-    plan.block_pixels = std::max<int64_t>(1, pixels / plan.tile) * plan.tile;
+    plan.chunk = ChunkChannels(plan.gemm.nr, channels);
+    plan.block_pixels = BlockPixels(plan.gemm);
   }
   const int64_t kernel_taps = config.kernel_size[0] * config.kernel_size[1];
   plan.pixel_flops = 2.0 * double(kernel_taps) / double(plan.stride_y * plan.stride_x) *
