@@ -41,6 +41,12 @@ struct Block {
   int64_t staging_width = 0;    // floats per staging row: the panel width (or F for dot)
   std::vector<char> started;    // [tile]: its running sums are in the output
   std::vector<const float*> dot_a, dot_w;  // the kept taps of one tile, for the dot kernels
+
+  // Pixels of the block, numbered tile by tile (every tile but the last is full), which is
+  // also how staging and nchw hold them.
+  int64_t Pixels(int64_t tile) const {
+    return tiles == 0 ? 0 : (tiles - 1) * tile + rows[tiles - 1];
+  }
 };
 
 // Fills `block` for pixels [first, first + plan.block_pixels) of `region` (fewer at its end).
@@ -51,8 +57,7 @@ void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int6
                 const RunShape& shape, const Region& region, int64_t first, Block& block);
 
 // Writes the staged channels [f0, f0 + count) of every pixel of `block` to the NCHW `output`
-// of `plane` = out_h * out_w pixels per channel, channel by channel (the staging rows are in
-// L1; the writes run along output rows).
+// of `plane` = out_h * out_w pixels per channel (the staging rows are in L1).
 void ScatterToChannelsFirst(const Block& block, int64_t tile, int64_t f0, int64_t count,
                             int64_t plane, float* output);
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "fast_block.h"
 #include "fast_col.h"
 #include "fast_isa.h"
@@ -64,11 +65,16 @@ class FastConv final : public FastConv2DTranspose {
     return (region.Pixels(shape.batch) + plan_.block_pixels - 1) / plan_.block_pixels *
            plan_.n_blocks;
   }
-  // Runs every work item of the call over the pool.
-  void RunShaped(const RunShape& shape, const ComputePool& pool) const;
+  // Runs every work item of the call over `pool`, or on this thread when it is null.
+  void RunShaped(const RunShape& shape, const ComputePool* pool) const;
+  // channels_first examples through NHWC: over `pool`, or on this thread when it is null.
+  void ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                         float* output, const ComputePool* pool) const;
+  // How many chunks of examples a channels_first call runs as (see RunChannelsFirst), or 0.
+  int64_t ExampleChunks(int64_t batch, int64_t in_pixels, int threads) const;
   // Per example, [rows x cols] -> [cols x rows].
   void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                 const ComputePool& pool) const;
+                 const ComputePool* pool) const;
   template <typename Visit>
   void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
@@ -105,10 +111,21 @@ void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w
                    const ComputePool& pool) const {
   RunShaped({input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
              config_.OutputLength(in_w, 1)},
-            pool);
+            &pool);
 }
 
-void FastConv::RunShaped(const RunShape& shape, const ComputePool& pool) const {
+// ParallelFor over `pool`, or the whole range on this thread when there is none (the caller
+// is itself one task of a parallel call).
+void ForRange(const ComputePool* pool, int64_t n, int64_t grain,
+              absl::FunctionRef<void(int64_t, int64_t)> body) {
+  if (pool != nullptr) {
+    ParallelFor(*pool, n, grain, body);
+  } else if (n > 0) {
+    body(0, n);
+  }
+}
+
+void FastConv::RunShaped(const RunShape& shape, const ComputePool* pool) const {
   int64_t items = 0;
   ForEachRegion(shape, [&](const Region& region) {
     items += RegionItems(shape, region);
@@ -117,7 +134,7 @@ void FastConv::RunShaped(const RunShape& shape, const ComputePool& pool) const {
   const double item_flops = plan_.pixel_flops * double(plan_.block_pixels);
   const double min_flops = plan_.dot ? kMinDotTaskFlops : kMinTaskFlops;
   const auto grain = static_cast<int64_t>(std::max(1.0, min_flops / item_flops));
-  ParallelFor(pool, items, grain, [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
+  ForRange(pool, items, grain, [&](int64_t begin, int64_t end) { RunItems(shape, begin, end); });
 }
 
 // Scratch of the channels_first entry, per thread, kept between calls up to kMaxKeptFloats.
@@ -141,13 +158,46 @@ class LayoutScratch {
   int64_t size_ = 0;
 };
 
+// A call of enough examples runs as chunks of whole examples, each transposed in, computed and
+// transposed out by one thread, so its NHWC scratch stays in that core's caches: at 2 threads
+// the transposes on the calling thread of data the other core had just written cost as much as
+// the GEMM (cvae_d2 at batch 8: channels_first/last 1.4-1.6). Fewer examples (batch 1, or
+// layers whose few input pixels per example read the weights for little work, pix2pix_up1)
+// take one pass over the batch, each step parallel.
+void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                                float* output, const ComputePool& pool) const {
+  const int64_t chunks = ExampleChunks(batch, in_h * in_w, pool.threads());
+  if (chunks == 0) return ChannelsFirstPass(input, batch, in_h, in_w, output, &pool);
+  const int64_t out_pixels = config_.OutputLength(in_h, 0) * config_.OutputLength(in_w, 1);
+  const int64_t in_example = channels_ * in_h * in_w, out_example = filters_ * out_pixels;
+  const double call_flops = plan_.pixel_flops * double(plan_.n_blocks * out_pixels * batch);
+  const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops * chunks / call_flops));
+  ParallelFor(pool, chunks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t first = i * batch / chunks, last = (i + 1) * batch / chunks;
+      ChannelsFirstPass(input + first * in_example, last - first, in_h, in_w,
+                        output + first * out_example, nullptr);
+    }
+  });
+}
+
+// A chunk holds enough examples for each phase to fill one work item's block of pixels (in a
+// layer of stride s and `same` padding a phase has as many pixels as the input), so the weights
+// are read about as often as in one pass over the batch; the chunks are a multiple of the
+// threads, so that each thread gets as many.
+int64_t FastConv::ExampleChunks(int64_t batch, int64_t in_pixels, int threads) const {
+  const int64_t examples = std::max<int64_t>(1, (plan_.block_pixels + in_pixels - 1) / in_pixels);
+  const int64_t chunks = batch / examples;
+  return chunks - chunks % threads;
+}
+
 // The input is transposed to NHWC: the indirection lists need each pixel's channels
 // contiguous. The output either goes through an NHWC buffer and a transpose, or each work item
 // stages its results in L1 and scatters them to NCHW (ScatterToChannelsFirst): that saves a
 // pass over the output through memory but costs a scalar store per element, which only pays
 // when each output element takes many multiply-adds (see kMinStagedMacs).
-void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
-                                float* output, const ComputePool& pool) const {
+void FastConv::ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
+                                 float* output, const ComputePool* pool) const {
   const int64_t out_h = config_.OutputLength(in_h, 0), out_w = config_.OutputLength(in_w, 1);
   const int64_t in_size = batch * channels_ * in_h * in_w;
   const int64_t out_size = stage_output_ ? 0 : batch * out_h * out_w * filters_;
@@ -155,21 +205,17 @@ void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h,
   std::unique_ptr<float[]> once;
   float* nhwc = scratch.Get(in_size + out_size, once);
   Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
-  if (!stage_output_) {
-    Run(nhwc, batch, in_h, in_w, nhwc + in_size, pool);
-    Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
-    return;
-  }
-  RunShape shape{nhwc, output, batch, in_h, in_w, out_h, out_w};
-  shape.channels_first_output = true;
+  RunShape shape{nhwc, stage_output_ ? output : nhwc + in_size, batch, in_h, in_w, out_h, out_w};
+  shape.channels_first_output = stage_output_;
   RunShaped(shape, pool);
+  if (!stage_output_) Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
 }
 
 void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                         const ComputePool& pool) const {
+                         const ComputePool* pool) const {
   const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
-  ParallelFor(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
+  ForRange(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
       TransposeRows(plan_.kernels->transpose8, from + b * rows * cols, rows, cols, r0,

@@ -244,6 +244,13 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   // output element (staged per work item), and 32 * 9 / 4 (transposed after the run).
   cases.push_back(T().input(2, 9, 9, 64).filters(70).kernel(3, 3).padding("same"));
   cases.push_back(T().input(2, 7, 7, 32).filters(40).kernel(3, 3).strides(2, 2).padding("same"));
+  // Batches long enough to run as chunks of examples, one thread each (RunChannelsFirst):
+  // 2-3 chunks with the AVX-512 and AVX2 kernels (48 filters: 16 and 24 wide panels), of
+  // unequal length (23 examples), staged and transposed; and a staged output of 4 pixels per
+  // channel, scattered pixel by pixel (ScatterToChannelsFirst).
+  cases.push_back(T().input(23, 7, 7, 64).filters(48).kernel(3, 3).padding("same"));
+  cases.push_back(T().input(24, 7, 7, 32).filters(48).kernel(3, 3).strides(2, 2).padding("same"));
+  cases.push_back(T().input(5, 1, 1, 512).filters(40).kernel(4, 4).strides(2, 2).padding("same"));
   // 512 channels and 3 filters: the dot kernels (kernel/src/fast_col.cc, ColPathPays) on
   // AVX2 and scalar.
   cases.push_back(T().input(2, 3, 5, 520).filters(3).kernel(3, 3).strides(2, 2).padding("same"));
