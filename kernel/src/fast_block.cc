@@ -24,13 +24,14 @@ void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64
   for (int64_t r = 0; r < rows; ++r) {
     my[r] = y;
     mx[r] = x;
-    base[r] = shape.input + ((ex * shape.in_h + y) * shape.in_w + x) * channels;
-    const int64_t pixel = (y * plan.stride_y + phase_y) * shape.out_w + x * plan.stride_x + phase_x;
+    base[r] = shape.input + ((ex * shape.in_rows + y - shape.in_y0) * shape.in_w + x) * channels;
+    const int64_t out_y = y * plan.stride_y + phase_y, out_x = x * plan.stride_x + phase_x;
     if (shape.channels_first_output) {
       out[r] = staging + r * staging_width;
-      nchw[r] = ex * filters * shape.out_h * shape.out_w + pixel;
+      nchw[r] = ex * filters * shape.out_h * shape.out_w + out_y * shape.out_w + out_x;
     } else {
-      out[r] = shape.output + (ex * shape.out_h * shape.out_w + pixel) * filters;
+      out[r] = shape.output +
+               ((ex * shape.OutRows() + out_y - shape.out_y0) * shape.out_w + out_x) * filters;
     }
     if (++x == region.x1) {
       x = region.x0;

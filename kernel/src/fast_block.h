@@ -13,10 +13,21 @@ namespace tconv::internal {
 
 inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 
+// What a call computes: output rows [out_y0, out_y1) of every example (a band of the
+// channels_first entry, fast_conv.cc; else all of them), from input rows [in_y0, in_y0 +
+// in_rows) (the rows the band reads).
 struct RunShape {
-  const float* input;  // NHWC
-  float* output;       // NHWC, or NCHW when channels_first_output
+  // The whole output of an NHWC input.
+  static RunShape Whole(const float* input, float* output, int64_t batch, int64_t in_h,
+                        int64_t in_w, int64_t out_h, int64_t out_w) {
+    return {input, output, batch, in_h, in_w, out_h, out_w, 0, in_h, 0, out_h};
+  }
+  int64_t OutRows() const { return out_y1 - out_y0; }
+
+  const float* input;  // NHWC, in_rows rows per example
+  float* output;       // NHWC, OutRows() rows per example; or all of NCHW (channels_first_output)
   int64_t batch, in_h, in_w, out_h, out_w;
+  int64_t in_y0, in_rows, out_y0, out_y1;
   // Items compute into the block's staging rows, then ScatterToChannelsFirst writes them.
   bool channels_first_output = false;
 };

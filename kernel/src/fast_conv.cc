@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -48,6 +49,27 @@ constexpr double kMinStagedMacs = 256;
 // kernels. pix2pix_up2 at batch 1 (32 MiB) gained 15-25%; pix2pix_up1 at batch 1 (16 MiB, of
 // which a call reads 4) was 15% slower with prefetching on 2 threads.
 constexpr int64_t kCachedWeightBytes = int64_t{24} << 20;
+// channels_first calls of few examples run as bands of output rows, one per thread, when the
+// packed weights are at most this large: each thread reads them all, from its own L2.
+constexpr int64_t kBandWeightBytes = int64_t{1} << 20;
+// ... and the call has at least this many FLOPs (cvae_d1 at batch 1, 1.8 MFLOP: 19 -> 17.5 us
+// at 2 threads; channels_last 14 us).
+constexpr double kMinBandFlops = 1e6;
+
+// The first row of an output phase (phase, phase + stride, ...) at or after output row y.
+int64_t FirstPhaseRow(int64_t y, int64_t stride, int64_t phase) {
+  return y <= phase ? 0 : (y - phase + stride - 1) / stride;
+}
+
+// Drops the runs bounds[0] = 0 < ... < bounds[count] that end at or before row m0 <
+// bounds[count] and starts the first one left at m0; returns how many are left.
+int DropRunsBefore(int64_t m0, int count, int64_t bounds[kMaxRuns + 1]) {
+  int first = 0;
+  while (bounds[first + 1] <= m0) ++first;
+  std::copy(bounds + first, bounds + count + 1, bounds);
+  bounds[0] = m0;
+  return count - first;
+}
 
 class FastConv final : public FastConv2DTranspose {
  public:
@@ -67,14 +89,22 @@ class FastConv final : public FastConv2DTranspose {
   }
   // Runs every work item of the call over `pool`, or on this thread when it is null.
   void RunShaped(const RunShape& shape, const ComputePool* pool) const;
-  // channels_first examples through NHWC: over `pool`, or on this thread when it is null.
+  // Output rows [y0, y1) of channels_first examples, through NHWC: over `pool`, or on this
+  // thread when it is null.
   void ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
-                         float* output, const ComputePool* pool) const;
+                         float* output, int64_t y0, int64_t y1, const ComputePool* pool) const;
   // How many chunks of examples a channels_first call runs as (see RunChannelsFirst), or 0.
   int64_t ExampleChunks(int64_t batch, int64_t in_pixels, int threads) const;
-  // Per example, [rows x cols] -> [cols x rows].
-  void Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                 const ComputePool* pool) const;
+  std::pair<int64_t, int64_t> InputRows(int64_t y0, int64_t y1, int64_t in_h) const;
+  // Element (r, c) of example b of a batch of matrices: data[b * example + r * row + c].
+  template <typename T>
+  struct Strided {
+    T* data;
+    int64_t example, row;
+  };
+  // Per example, from's [rows x cols] -> to's [cols x rows].
+  void Transpose(int64_t batch, int64_t rows, int64_t cols, Strided<const float> from,
+                 Strided<float> to, const ComputePool* pool) const;
   template <typename Visit>
   void ForEachRegion(const RunShape& shape, Visit visit) const;
   void RunItems(const RunShape& shape, int64_t begin, int64_t end) const;
@@ -109,8 +139,8 @@ FastConv::FastConv(const LayerConfig& config, int64_t channels, const LayerWeigh
 
 void FastConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
                    const ComputePool& pool) const {
-  RunShaped({input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
-             config_.OutputLength(in_w, 1)},
+  RunShaped(RunShape::Whole(input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
+                            config_.OutputLength(in_w, 1)),
             &pool);
 }
 
@@ -158,27 +188,41 @@ class LayoutScratch {
   int64_t size_ = 0;
 };
 
-// A call of enough examples runs as chunks of whole examples, each transposed in, computed and
-// transposed out by one thread, so its NHWC scratch stays in that core's caches: at 2 threads
-// the transposes on the calling thread of data the other core had just written cost as much as
-// the GEMM (cvae_d2 at batch 8: channels_first/last 1.4-1.6). Fewer examples (batch 1, or
-// layers whose few input pixels per example read the weights for little work, pix2pix_up1)
-// take one pass over the batch, each step parallel.
+// Two ways to keep each thread's NHWC scratch in its own core's caches: at 2 threads,
+// transposing on the calling thread what the other core had just computed cost as much as the
+// GEMM (cvae_d2 at batch 8: channels_first/last 1.4-1.6; at batch 1 1.5-2.1).
+// - A call of enough examples runs as chunks of whole examples, each transposed in, computed
+//   and transposed out by one thread.
+// - Else, for layers with weights small enough to stay in each core's cache, a call runs as
+//   bands of output rows, one per thread, each from the input rows its band reads.
+// The rest (layers with large weights and few examples, e.g. pix2pix at batch 1, whose work is
+// mostly reading the weights once) take one pass, each step parallel.
 void FastConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                                 float* output, const ComputePool& pool) const {
-  const int64_t chunks = ExampleChunks(batch, in_h * in_w, pool.threads());
-  if (chunks == 0) return ChannelsFirstPass(input, batch, in_h, in_w, output, &pool);
-  const int64_t out_pixels = config_.OutputLength(in_h, 0) * config_.OutputLength(in_w, 1);
-  const int64_t in_example = channels_ * in_h * in_w, out_example = filters_ * out_pixels;
-  const double call_flops = plan_.pixel_flops * double(plan_.n_blocks * out_pixels * batch);
-  const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops * chunks / call_flops));
-  ParallelFor(pool, chunks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t first = i * batch / chunks, last = (i + 1) * batch / chunks;
-      ChannelsFirstPass(input + first * in_example, last - first, in_h, in_w,
-                        output + first * out_example, nullptr);
-    }
-  });
+  const int64_t out_h = config_.OutputLength(in_h, 0), out_w = config_.OutputLength(in_w, 1);
+  const int64_t in_example = channels_ * in_h * in_w, out_example = filters_ * out_h * out_w;
+  const double call_flops = plan_.pixel_flops * double(plan_.n_blocks * out_h * out_w * batch);
+  const int threads = pool.threads();
+  if (const int64_t chunks = ExampleChunks(batch, in_h * in_w, threads); chunks > 0) {
+    const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops * chunks / call_flops));
+    return ParallelFor(pool, chunks, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t first = i * batch / chunks, last = (i + 1) * batch / chunks;
+        ChannelsFirstPass(input + first * in_example, last - first, in_h, in_w,
+                          output + first * out_example, 0, out_h, nullptr);
+      }
+    });
+  }
+  if (threads > 1 && call_flops >= kMinBandFlops && packed_bytes() <= kBandWeightBytes &&
+      out_h >= 2 * threads) {
+    return ParallelFor(pool, threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        ChannelsFirstPass(input, batch, in_h, in_w, output, i * out_h / threads,
+                          (i + 1) * out_h / threads, nullptr);
+      }
+    });
+  }
+  ChannelsFirstPass(input, batch, in_h, in_w, output, 0, out_h, &pool);
 }
 
 // A chunk holds enough examples for each phase to fill one work item's block of pixels (in a
@@ -191,35 +235,60 @@ int64_t FastConv::ExampleChunks(int64_t batch, int64_t in_pixels, int threads) c
   return chunks - chunks % threads;
 }
 
-// The input is transposed to NHWC: the indirection lists need each pixel's channels
-// contiguous. The output either goes through an NHWC buffer and a transpose, or each work item
+// Output rows [y0, y1) of every example, in three steps: the input rows they read are
+// transposed to NHWC (the indirection lists need each pixel's channels contiguous), the GEMM
+// runs, and its output either goes through an NHWC buffer and a transpose, or each work item
 // stages its results in L1 and scatters them to NCHW (ScatterToChannelsFirst): that saves a
 // pass over the output through memory but costs a scalar store per element, which only pays
 // when each output element takes many multiply-adds (see kMinStagedMacs).
 void FastConv::ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
-                                 float* output, const ComputePool* pool) const {
+                                 float* output, int64_t y0, int64_t y1,
+                                 const ComputePool* pool) const {
   const int64_t out_h = config_.OutputLength(in_h, 0), out_w = config_.OutputLength(in_w, 1);
-  const int64_t in_size = batch * channels_ * in_h * in_w;
-  const int64_t out_size = stage_output_ ? 0 : batch * out_h * out_w * filters_;
+  auto [in_y0, in_y1] = InputRows(y0, y1, in_h);
+  const int64_t in_pixels = (in_y1 - in_y0) * in_w, out_pixels = (y1 - y0) * out_w;
+  const int64_t in_size = batch * channels_ * in_pixels;
+  const int64_t out_size = stage_output_ ? 0 : batch * out_pixels * filters_;
   thread_local LayoutScratch scratch;
   std::unique_ptr<float[]> once;
   float* nhwc = scratch.Get(in_size + out_size, once);
-  Transpose(input, batch, channels_, in_h * in_w, nhwc, pool);
-  RunShape shape{nhwc, stage_output_ ? output : nhwc + in_size, batch, in_h, in_w, out_h, out_w};
+  Transpose(batch, channels_, in_pixels, {input + in_y0 * in_w, channels_ * in_h * in_w, in_h * in_w},
+            {nhwc, channels_ * in_pixels, channels_}, pool);
+  RunShape shape = RunShape::Whole(nhwc, stage_output_ ? output : nhwc + in_size, batch, in_h,
+                                   in_w, out_h, out_w);
+  shape.in_y0 = in_y0, shape.in_rows = in_y1 - in_y0, shape.out_y0 = y0, shape.out_y1 = y1;
   shape.channels_first_output = stage_output_;
   RunShaped(shape, pool);
-  if (!stage_output_) Transpose(nhwc + in_size, batch, out_h * out_w, filters_, output, pool);
+  if (stage_output_) return;
+  Transpose(batch, out_pixels, filters_, {nhwc + in_size, out_pixels * filters_, filters_},
+            {output + y0 * out_w, filters_ * out_h * out_w, out_h * out_w}, pool);
 }
 
-void FastConv::Transpose(const float* from, int64_t batch, int64_t rows, int64_t cols, float* to,
-                         const ComputePool* pool) const {
+// The input rows that output rows [y0, y1) read through some tap, within [0, in_h).
+std::pair<int64_t, int64_t> FastConv::InputRows(int64_t y0, int64_t y1, int64_t in_h) const {
+  int64_t first = in_h, last = 0;
+  for (int64_t phase_y = 0; phase_y < plan_.stride_y; ++phase_y) {
+    const int64_t m0 = FirstPhaseRow(y0, plan_.stride_y, phase_y);
+    const int64_t m1 = FirstPhaseRow(y1, plan_.stride_y, phase_y);
+    if (m0 >= m1) continue;
+    for (int64_t offset : plan_.offsets_y[phase_y]) {
+      first = std::min(first, std::max<int64_t>(0, m0 + offset));
+      last = std::max(last, std::min(in_h, m1 + offset));
+    }
+  }
+  return first < last ? std::pair(first, last) : std::pair<int64_t, int64_t>(0, 0);
+}
+
+void FastConv::Transpose(int64_t batch, int64_t rows, int64_t cols, Strided<const float> from,
+                         Strided<float> to, const ComputePool* pool) const {
   const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
   ForRange(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t b = i / blocks, r0 = i % blocks * kTransposeBlock;
-      TransposeRows(plan_.kernels->transpose8, from + b * rows * cols, rows, cols, r0,
-                    std::min(rows, r0 + kTransposeBlock), to + b * rows * cols);
+      TransposeBlock(plan_.kernels->transpose8, from.data + b * from.example + r0 * from.row,
+                     from.row, std::min(kTransposeBlock, rows - r0), cols,
+                     to.data + b * to.example + r0, to.row);
     }
   });
 }
@@ -230,10 +299,14 @@ void FastConv::ForEachRegion(const RunShape& shape, Visit visit) const {
   int64_t rows[kMaxRuns + 1], cols[kMaxRuns + 1];
   for (int64_t phase = 0; phase < int64_t(plan_.phases.size()); ++phase) {
     const int64_t phase_y = phase / plan_.stride_x, phase_x = phase % plan_.stride_x;
-    const int64_t len_y = PhaseLength(shape.out_h, plan_.stride_y, phase_y);
+    // The phase's rows whose output rows are in [out_y0, out_y1).
+    const int64_t m1 = std::min(PhaseLength(shape.out_h, plan_.stride_y, phase_y),
+                                FirstPhaseRow(shape.out_y1, plan_.stride_y, phase_y));
+    const int64_t m0 = FirstPhaseRow(shape.out_y0, plan_.stride_y, phase_y);
     const int64_t len_x = PhaseLength(shape.out_w, plan_.stride_x, phase_x);
-    if (len_y == 0 || len_x == 0) continue;
-    int ny = SplitRuns(plan_.offsets_y[phase_y], shape.in_h, len_y, rows);
+    if (m1 <= m0 || len_x == 0) continue;
+    const int64_t len_y = m1 - m0;
+    int ny = DropRunsBefore(m0, SplitRuns(plan_.offsets_y[phase_y], shape.in_h, m1, rows), rows);
     int nx = SplitRuns(plan_.offsets_x[phase_x], shape.in_w, len_x, cols);
     // Splitting pays while regions still fill two whole tiles (measured on dcgan_g1); below
     // that, partial tiles cost more than the multiplications by zero rows they save, and each
@@ -246,9 +319,9 @@ void FastConv::ForEachRegion(const RunShape& shape, Visit visit) const {
       if (batch * min_y * len_x >= tiles) {
         nx = 1, cols[1] = len_x;
       } else if (batch * len_y * min_x >= tiles) {
-        ny = 1, rows[1] = len_y;
+        ny = 1, rows[1] = m1;
       } else {
-        nx = ny = 1, rows[1] = len_y, cols[1] = len_x;
+        nx = ny = 1, rows[1] = m1, cols[1] = len_x;
       }
     }
     for (int i = 0; i < ny; ++i) {

@@ -5,9 +5,11 @@
 //
 // Random cases are seeded from --gtest_random_seed (0 = the fixed default seed); a failure
 // prints its seed and configuration, so `--gtest_random_seed=N --gtest_filter=...` replays it.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -251,6 +253,13 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   cases.push_back(T().input(23, 7, 7, 64).filters(48).kernel(3, 3).padding("same"));
   cases.push_back(T().input(24, 7, 7, 32).filters(48).kernel(3, 3).strides(2, 2).padding("same"));
   cases.push_back(T().input(5, 1, 1, 512).filters(40).kernel(4, 4).strides(2, 2).padding("same"));
+  // Few examples at 2 threads: bands of output rows, one per thread (RunChannelsFirst), of
+  // unequal height (31 rows), staged and transposed, with dilation and output padding.
+  cases.push_back(T().input(1, 15, 9, 48).filters(48).kernel(3, 3).strides(2, 2));
+  cases.push_back(T().input(1, 13, 11, 64).filters(48).kernel(3, 3).padding("same"));
+  cases.push_back(T().input(2, 11, 10, 40).filters(24).kernel(3, 3).dilation(2, 2));
+  cases.push_back(
+      T().input(1, 9, 12, 32).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1));
   // 512 channels and 3 filters: the dot kernels (kernel/src/fast_col.cc, ColPathPays) on
   // AVX2 and scalar.
   cases.push_back(T().input(2, 3, 5, 520).filters(3).kernel(3, 3).strides(2, 2).padding("same"));
@@ -271,6 +280,8 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
     std::vector<float> got_last(Elements(out)), got_first(Elements(out));
     for (int threads : {1, 2}) {
       ASSERT_OK(last->Run(input, nhwc, absl::MakeSpan(got_last), PoolWithThreads(threads)));
+      // Every element must be written by this run.
+      std::fill(got_first.begin(), got_first.end(), std::numeric_limits<float>::quiet_NaN());
       ASSERT_OK(
           first->Run(input_nchw, nchw, absl::MakeSpan(got_first), PoolWithThreads(threads)));
       const std::vector<float> want = TransposeExamples(got_last, out[0], out[1] * out[2], out[3]);
