@@ -1,7 +1,9 @@
 #include "activations.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "parallel.h"
 
@@ -73,6 +75,23 @@ float ActivateElement(Activation activation, float value) {
   return value;
 }
 
+// ActivateElement over a range, instantiated per activation so that the switch folds away and
+// the cheap ones vectorise (relu over a cvae_d1 output at batch 8: 100 us -> ~10 us).
+template <Activation kActivation>
+void ActivateRange(float* first, float* last) {
+  for (float* p = first; p != last; ++p) *p = ActivateElement(kActivation, *p);
+}
+
+using RangeFn = void (*)(float* first, float* last);
+
+template <size_t... kIndex>
+constexpr std::array<RangeFn, sizeof...(kIndex)> RangeFns(std::index_sequence<kIndex...>) {
+  return {&ActivateRange<static_cast<Activation>(kIndex)>...};
+}
+
+// Indexed by the enum's value; kGelu is its last.
+constexpr auto kRangeFns = RangeFns(std::make_index_sequence<size_t(Activation::kGelu) + 1>());
+
 }  // namespace
 
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
@@ -85,10 +104,9 @@ void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t r
     });
     return;
   }
+  const RangeFn activate = kRangeFns[static_cast<size_t>(activation)];
   ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
-    float* const first = data + begin * row_length;
-    float* const last = data + end * row_length;
-    for (float* p = first; p != last; ++p) *p = ActivateElement(activation, *p);
+    activate(data + begin * row_length, data + end * row_length);
   });
 }
 

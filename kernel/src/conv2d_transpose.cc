@@ -161,7 +161,7 @@ absl::Status Conv2DTranspose::Run(absl::Span<const float> input, const Shape4& i
   } else if (channels_last) {
     fast_->Run(input.data(), batch, in_h, in_w, output.data(), pool);
   } else {
-    // The fast path computes NHWC between two transposes, as TF does on CPU.
+    // NCHW through NHWC scratch, per chunk of examples or band of rows (fast_conv.cc).
     fast_->RunChannelsFirst(input.data(), batch, in_h, in_w, output.data(), pool);
   }
   const int64_t row_length = output_shape[3];  // the last axis, whatever the data_format
