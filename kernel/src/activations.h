@@ -18,6 +18,19 @@ namespace tconv::internal {
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
                      const ComputePool& pool);
 
+// Constants of the formulas, shared by the scalar code and activations_avx2.cc.
+// SELU's, from Klambauer et al., as TF 2.x defines them.
+inline constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+inline constexpr double kSeluScale = 1.0507009873554804934193349852946;
+// TF's softplus kernel: beyond |log(float epsilon) + 2| the result equals x (or exp(x)) to
+// float precision, and computing log1p(exp(x)) there would overflow (or lose exp(x)).
+inline constexpr double kSoftplusThreshold = -13.942385152878742;  // log(FLT_EPSILON) + 2
+inline constexpr double kSqrt2 = 1.4142135623730951;              // sqrt(2.0), rounded
+
+// The transcendental activations over [first, last) with AVX2 vector math (call only when the
+// CPU has AVX2); false, touching nothing, for the others.
+bool ActivateRangeAvx2(Activation activation, float* first, float* last);
+
 }  // namespace tconv::internal
 
 #endif  // TCONV_KERNEL_SRC_ACTIVATIONS_H_
