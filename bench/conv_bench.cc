@@ -4,7 +4,8 @@
 // timed (median of >= 10 calls after warm-up) and the tables of report.h are printed.
 //
 //   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING[,SUBSTRING...]]
-//               [--seconds=0.25] [--clock=thread_cpu] [Google Benchmark flags]
+//               [--seconds=0.25] [--clock=thread_cpu] [--plot_data=FILE]
+//               [Google Benchmark flags]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -44,6 +45,7 @@ struct Options {
   // shared, oversubscribed machine that leaves out the time spent waiting for a CPU. Both
   // libraries run single-threaded work on the calling thread, so it stays a fair comparison.
   bool thread_cpu_clock = false;
+  std::string plot_data;  // where to write the ratios bench/plot.gp draws (empty: nowhere)
 };
 
 // The machine's load, printed with the results: the machines are shared, and a load above the
@@ -229,6 +231,8 @@ Options ParseOptions(int argc, char** argv) {
       o.cases = value("cases");
     } else if (value("seconds")) {
       o.seconds = std::atof(value("seconds"));
+    } else if (value("plot_data")) {
+      o.plot_data = value("plot_data");
     } else if (arg == "--clock=thread_cpu") {
       o.thread_cpu_clock = true;
     } else if (value("threads")) {
@@ -321,6 +325,10 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("%s at the end\n", LoadAverage().c_str());
+  if (!options.plot_data.empty() && !WritePlotData(tables, options.plot_data)) {
+    std::fprintf(stderr, "tconv_bench: cannot write %s\n", options.plot_data.c_str());
+    ++failures;
+  }
   // The last two lines, for scripts: "geomean <what> time ratio: 1T=<x> 2T=<y>".
   PrintRatioLine("onednn/tconv", tables, geomeans, &Ratios::onednn);
   PrintRatioLine("best-peer/tconv", tables, geomeans, &Ratios::best_peer);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 namespace tconv::bench {
@@ -144,6 +145,35 @@ Ratios PrintTable(const Table& t) {
   }
   summary.Print(t);
   return {summary.onednn_ratio.Value(), summary.best_ratio.Value()};
+}
+
+bool WritePlotData(const std::vector<Table>& tables, const std::string& path) {
+  std::ofstream out(path);
+  out << "case";
+  for (const Table& t : tables) {
+    for (const char* column : {"best-peer/tconv", "cf/cl", "x1T"}) {
+      out << '\t' << column << ' ' << t.threads << 'T';
+    }
+  }
+  out << '\n';
+  auto cell = [&](double ratio) {
+    if (ratio > 0) {
+      out << '\t' << ratio;
+    } else {
+      out << "\tNaN";
+    }
+  };
+  for (size_t i = 0; !tables.empty() && i < tables[0].rows.size(); ++i) {
+    out << tables[0].rows[i].name << " b" << tables[0].rows[i].batch;
+    for (const Table& t : tables) {
+      const Row& r = t.rows[i];
+      cell(Ratio(BestPeer(r).ms, r.tconv_ms));
+      cell(Ratio(r.tconv_cf_ms, r.tconv_ms));
+      cell(t.threads > 1 ? Ratio(r.tconv_1t_ms, r.tconv_ms) : 0);
+    }
+    out << '\n';
+  }
+  return bool(out);
 }
 
 }  // namespace tconv::bench

@@ -40,6 +40,11 @@ struct Ratios {
 // Prints the table and its geometric means.
 Ratios PrintTable(const Table& table);
 
+// Writes what bench/plot.gp draws, one line per case and batch (the tables' rows, in order):
+// name, then best-peer/tconv, channels_first/last and speed-up over 1 thread for each table
+// (tab-separated, "NaN" where not measured). False when the file cannot be written.
+bool WritePlotData(const std::vector<Table>& tables, const std::string& path);
+
 }  // namespace tconv::bench
 
 #endif  // TCONV_BENCH_REPORT_H_

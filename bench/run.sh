@@ -4,7 +4,8 @@
 # vs oneDNN and PyTorch on bench/suite.json at 1 and 2 threads). Extra arguments go to
 # tconv_bench, e.g.
 #   bench/run.sh --cases=pix2pix --threads=1
-# The output is also saved to build/bench/tconv_bench.txt.
+# The output is also saved to build/bench/tconv_bench.txt, and gnuplot draws its ratios
+# (best peer / tconv, channels_first / channels_last, 2 threads / 1) in build/bench/tconv_bench.png.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" --bench
@@ -22,4 +23,7 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
     export OPENBLAS_CORETYPE=Haswell
   fi
 fi
-"$root/build/bench/bench/tconv_bench" "$@" | tee "$root/build/bench/tconv_bench.txt"
+out="$root/build/bench/tconv_bench"
+"$root/build/bench/bench/tconv_bench" --plot_data="$out.tsv" "$@" | tee "$out.txt"
+gnuplot -e "data='$out.tsv'; out='$out.png'" "$root/bench/plot.gp"
+echo "table: $out.txt; plot: $out.png"

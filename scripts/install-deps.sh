@@ -4,7 +4,8 @@
 #   --test   also what the test suite needs (podman, prometheus, python/node clients; openssl
 #            makes the throwaway certificates of tests/security)
 #   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
-#            build) as the BLAS behind it; without a BLAS named, apt picks the reference BLAS
+#            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
+#            and gnuplot, which draws the results
 #   --deploy also what the deployment tests need: podman (container image), Prometheus
 #            (promtool, real scrape), Node/npm (manifest validation, Node client) and Python's
 #            gRPC (Python client)
@@ -20,7 +21,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(python3 python3-numpy openssl) ;;
-    --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp) ;;
+    --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-grpcio
                  python3-protobuf python3-numpy protobuf-compiler-grpc)
