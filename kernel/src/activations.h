@@ -25,7 +25,7 @@ inline constexpr double kSeluScale = 1.0507009873554804934193349852946;
 // TF's softplus kernel: beyond |log(float epsilon) + 2| the result equals x (or exp(x)) to
 // float precision, and computing log1p(exp(x)) there would overflow (or lose exp(x)).
 inline constexpr double kSoftplusThreshold = -13.942385152878742;  // log(FLT_EPSILON) + 2
-inline constexpr double kSqrt2 = 1.4142135623730951;              // sqrt(2.0), rounded
+inline constexpr double kSqrt2 = 1.4142135623730951;               // sqrt(2.0), rounded
 
 // The transcendental activations over [first, last) with AVX2 vector math (call only when the
 // CPU has AVX2); false, touching nothing, for the others.

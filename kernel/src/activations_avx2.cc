@@ -43,7 +43,8 @@ __m256d SelectGreater(__m256d a, __m256d b, __m256d if_greater, __m256d otherwis
 
 __m256d Sigmoid(__m256d x) {
   const __m256d one = _mm256_set1_pd(1.0);
-  return _mm256_div_pd(one, _mm256_add_pd(one, _ZGVdN4v_exp(_mm256_sub_pd(_mm256_setzero_pd(), x))));
+  return _mm256_div_pd(one,
+                       _mm256_add_pd(one, _ZGVdN4v_exp(_mm256_sub_pd(_mm256_setzero_pd(), x))));
 }
 
 }  // namespace

@@ -252,10 +252,11 @@ void FastConv::ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h
   thread_local LayoutScratch scratch;
   std::unique_ptr<float[]> once;
   float* nhwc = scratch.Get(in_size + out_size, once);
-  Transpose(batch, channels_, in_pixels, {input + in_y0 * in_w, channels_ * in_h * in_w, in_h * in_w},
+  Transpose(batch, channels_, in_pixels,
+            {input + in_y0 * in_w, channels_ * in_h * in_w, in_h * in_w},
             {nhwc, channels_ * in_pixels, channels_}, pool);
-  RunShape shape = RunShape::Whole(nhwc, stage_output_ ? output : nhwc + in_size, batch, in_h,
-                                   in_w, out_h, out_w);
+  RunShape shape = RunShape::Whole(nhwc, stage_output_ ? output : nhwc + in_size, batch, in_h, in_w,
+                                   out_h, out_w);
   shape.in_y0 = in_y0, shape.in_rows = in_y1 - in_y0, shape.out_y0 = y0, shape.out_y1 = y1;
   shape.channels_first_output = stage_output_;
   RunShaped(shape, pool);

@@ -133,8 +133,13 @@ TEST_P(FastConvTest, TileEdgesMatchReference) {
   for (int filters : {1, 4, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96}) {
     for (int channels : {1, 8, 9, 16, 17}) {
       for (int width : {1, 5, 13}) {
-        T().input(2, 2, width, channels).filters(filters).kernel(3, 2).strides(2, 3)
-            .padding("valid").data_format(DataFormat::kChannelsLast).Test();
+        T().input(2, 2, width, channels)
+            .filters(filters)
+            .kernel(3, 2)
+            .strides(2, 3)
+            .padding("valid")
+            .data_format(DataFormat::kChannelsLast)
+            .Test();
       }
     }
   }
@@ -151,8 +156,8 @@ TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
   for (int filters : {1, 3, 20, 64}) {
     for (int size : {1, 2, 3}) {
       std::mt19937_64 rng(Seed() + filters * 10 + size);
-      const T t = T().input(1, size, size, 19).filters(filters).kernel(4, 4).strides(2, 2)
-                      .padding("same");
+      const T t =
+          T().input(1, size, size, 19).filters(filters).kernel(4, 4).strides(2, 2).padding("same");
       SCOPED_TRACE(t.Describe(DataFormat::kChannelsLast));
       auto layer = t.MakeLayer(DataFormat::kChannelsLast, rng);
       ASSERT_NE(layer, nullptr);
@@ -168,8 +173,7 @@ TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
           std::vector<float> alone(out_size);
           ASSERT_OK(layer->Run(absl::MakeConstSpan(input).subspan(e * in_size, in_size),
                                {1, size, size, 19}, absl::MakeSpan(alone), PoolWithThreads(1)));
-          EXPECT_EQ(0, std::memcmp(alone.data(), &batched[e * out_size],
-                                   out_size * sizeof(float)))
+          EXPECT_EQ(0, std::memcmp(alone.data(), &batched[e * out_size], out_size * sizeof(float)))
               << "example " << e << " of " << kBatch << " with " << threads << " threads";
         }
       }
@@ -227,9 +231,9 @@ TEST_P(FastConvTest, FewFilterPassesAreBatchInvariant) {
 }
 
 // channels_first computes the same sums in the same order as channels_last (the col path's
-// transposed GEMM; the tiled path's NHWC copy of the input and staged NCHW writes), so its answer is channels_last's, transposed,
-// bit for bit: random shapes, half of them with the col path's 1-4 filters, and batches that
-// the col path splits into passes.
+// transposed GEMM; the tiled path's NHWC copy of the input and staged NCHW writes), so its answer
+// is channels_last's, transposed, bit for bit: random shapes, half of them with the col path's 1-4
+// filters, and batches that the col path splits into passes.
 TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   std::mt19937_64 rng(Seed() + 3);
   SCOPED_TRACE("--gtest_random_seed=" + std::to_string(Seed()));
@@ -282,8 +286,7 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
       ASSERT_OK(last->Run(input, nhwc, absl::MakeSpan(got_last), PoolWithThreads(threads)));
       // Every element must be written by this run.
       std::fill(got_first.begin(), got_first.end(), std::numeric_limits<float>::quiet_NaN());
-      ASSERT_OK(
-          first->Run(input_nchw, nchw, absl::MakeSpan(got_first), PoolWithThreads(threads)));
+      ASSERT_OK(first->Run(input_nchw, nchw, absl::MakeSpan(got_first), PoolWithThreads(threads)));
       const std::vector<float> want = TransposeExamples(got_last, out[0], out[1] * out[2], out[3]);
       ASSERT_EQ(0, std::memcmp(want.data(), got_first.data(), want.size() * sizeof(float)))
           << threads << " threads";
