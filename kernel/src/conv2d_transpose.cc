@@ -161,7 +161,7 @@ absl::Status Conv2DTranspose::Run(absl::Span<const float> input, const Shape4& i
   } else if (channels_last) {
     fast_->Run(input.data(), batch, in_h, in_w, output.data(), pool);
   } else {
-    // NCHW through NHWC scratch, per chunk of examples or band of rows (fast_conv.cc).
+    // NCHW through NHWC scratch, per chunk of examples or band of rows (fast_channels_first.cc).
     fast_->RunChannelsFirst(input.data(), batch, in_h, in_w, output.data(), pool);
   }
   const int64_t row_length = output_shape[3];  // the last axis, whatever the data_format

@@ -14,7 +14,7 @@ namespace tconv::internal {
 inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 
 // What a call computes: output rows [out_y0, out_y1) of every example (a band of the
-// channels_first entry, fast_conv.cc; else all of them), from input rows [in_y0, in_y0 +
+// channels_first entry, fast_channels_first.cc; else all of them), from input rows [in_y0, in_y0 +
 // in_rows) (the rows the band reads).
 struct RunShape {
   // The whole output of an NHWC input.

@@ -361,7 +361,7 @@ void ColConv::GatherRowsTransposed(const CallShape& shape, const float* col, int
   }
 }
 
-// Whether the col path beats the dot path (fast_conv.cc) for the layer. Measured with
+// Whether the col path beats the dot path (fast_tiled.h) for the layer. Measured with
 // tconv_bench at 1 thread (Zen 4, AVX-512), dot -> col ms: dcgan_g3 b1 0.026 -> 0.009,
 // cvae_d3 b8 0.232 -> 0.104, unet_last b8 8.39 -> 2.96, pix2pix_last 6.09 -> 2.2; on 39 more
 // few-filter cases (C 1-512, kernels 1-9, strides 1-3, dilation 2, batches 1 and 8) col won

@@ -91,6 +91,12 @@ inline int64_t PhaseLength(int64_t out, int64_t stride, int64_t phase) {
   return phase < out ? (out - phase + stride - 1) / stride : 0;
 }
 
+// The first row (or column) of an output phase, counted in that phase, whose output row is at
+// or after output row `y`.
+inline int64_t FirstPhaseRow(int64_t y, int64_t stride, int64_t phase) {
+  return y <= phase ? 0 : (y - phase + stride - 1) / stride;
+}
+
 }  // namespace tconv::internal
 
 #endif  // TCONV_KERNEL_SRC_FAST_PLAN_H_
