@@ -69,8 +69,9 @@ std::vector<float> Inputs() {
   return x;
 }
 
-// The activation of `input` through a pass-through layer: one row of `width` pixels.
-std::vector<float> Activate(Activation activation, const std::vector<float>& input) {
+// The activation of `input` through a pass-through layer: one row of `width` pixels. Fails the
+// test (fatally, so callers wrap it in ASSERT_NO_FATAL_FAILURE) when the layer refuses.
+void Activate(Activation activation, const std::vector<float>& input, std::vector<float>* output) {
   LayerConfig config;
   config.filters = 1;
   config.kernel_size = {1, 1};
@@ -79,11 +80,10 @@ std::vector<float> Activate(Activation activation, const std::vector<float>& inp
   LayerWeights weights;
   weights.kernel = {1.0f};
   auto layer = Conv2DTranspose::Create(config, 1, weights);
-  EXPECT_TRUE(layer.ok()) << layer.status();
-  std::vector<float> output(input.size());
+  ASSERT_OK(layer);
+  output->assign(input.size(), 0.0f);
   const Shape4 shape{1, 1, int64_t(input.size()), 1};
-  EXPECT_TRUE((*layer)->Run(input, shape, absl::MakeSpan(output), PoolWithThreads(1)).ok());
-  return output;
+  ASSERT_OK((*layer)->Run(input, shape, absl::MakeSpan(*output), PoolWithThreads(1)));
 }
 
 class ActivationTest : public ::testing::TestWithParam<std::string> {
@@ -96,7 +96,8 @@ TEST_P(ActivationTest, WithinOneFloatOfTheFormulaInDouble) {
   const std::vector<float> x = Inputs();
   for (const Formula& f : kFormulas) {
     SCOPED_TRACE(f.name);
-    const std::vector<float> got = Activate(f.activation, x);
+    std::vector<float> got;
+    ASSERT_NO_FATAL_FAILURE(Activate(f.activation, x, &got));
     for (size_t i = 0; i < x.size(); ++i) {
       const float want = static_cast<float>(f.apply(x[i]));
       // Or within 1e-12: gelu's 1 + erf(x / sqrt 2) cancels below x = -5, so there the double
@@ -113,11 +114,13 @@ TEST_P(ActivationTest, ElementResultIndependentOfRangeLength) {
   const std::vector<float> x = Inputs();
   for (const Formula& f : kFormulas) {
     SCOPED_TRACE(f.name);
-    const std::vector<float> whole = Activate(f.activation, x);
+    std::vector<float> whole;
+    ASSERT_NO_FATAL_FAILURE(Activate(f.activation, x, &whole));
     for (size_t length = 1; length <= 9; ++length) {
       for (size_t start = 0; start + length <= 40; start += 3) {
         const std::vector<float> part(x.begin() + start, x.begin() + start + length);
-        const std::vector<float> got = Activate(f.activation, part);
+        std::vector<float> got;
+        ASSERT_NO_FATAL_FAILURE(Activate(f.activation, part, &got));
         ASSERT_EQ(0, std::memcmp(got.data(), whole.data() + start, length * sizeof(float)))
             << "elements " << start << ".." << start + length;
       }
