@@ -3,6 +3,15 @@ set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+# A compiler cache, when the machine has one (scripts/install-deps.sh installs it): CI's several
+# builds (Release, ASan+UBSan, TSan) and later runs on the same machine reuse its objects.
+find_program(TCONV_CCACHE ccache)
+if(TCONV_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  # Paths relative to the checkout, so that another clone (CI's) hits the same entries.
+  set(_tconv_launcher env CCACHE_BASEDIR=${CMAKE_SOURCE_DIR} CCACHE_NOHASHDIR=1 ${TCONV_CCACHE})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${_tconv_launcher})
+  set(CMAKE_C_COMPILER_LAUNCHER ${_tconv_launcher})
+endif()
 if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
 endif()
