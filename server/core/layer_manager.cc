@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/layer_name.h"
 #include "server/core/layer_registry.h"
 #include "server/core/model_repository.h"
 #include "tconv/kernel/status_macros.h"
@@ -35,7 +36,7 @@ uint64_t WeightChecksum(const LayerWeights& weights) {
 }
 
 absl::Status NotServed(const std::string& name) {
-  return absl::NotFoundError(absl::StrCat("layer '", name, "' not found"));
+  return absl::NotFoundError(absl::StrCat("layer ", QuoteName(name), " not found"));
 }
 
 // Checks the spec's weights against the config and takes them, or draws them from the
@@ -126,6 +127,7 @@ class LayerManagerImpl final : public LayerManager {
   }
 
   absl::StatusOr<LayerInfo> GetLayer(const std::string& name) const override {
+    RETURN_IF_ERROR(ValidateLayerName(name));
     const auto entry = registry_.Find(name);
     if (entry == nullptr) return NotServed(name);
     return entry->info;
@@ -201,10 +203,14 @@ class LayerManagerImpl final : public LayerManager {
       std::move(done)(absl::UnavailableError("the server is shutting down"));
       return;
     }
+    if (absl::Status invalid = ValidateLayerName(name); !invalid.ok()) {
+      std::move(done)(std::move(invalid));
+      return;
+    }
     // Held only across Submit (see layer_registry.h), never in `done`.
     const std::shared_ptr<const ServedLayer> entry = registry_.Find(name);
     if (entry == nullptr) {
-      std::move(done)(NotServed(name.size() <= 128 ? name : name.substr(0, 128) + "..."));
+      std::move(done)(NotServed(name));
       return;
     }
     entry->batcher->Submit(std::move(request), std::move(done));
@@ -212,6 +218,7 @@ class LayerManagerImpl final : public LayerManager {
 
   absl::StatusOr<std::shared_ptr<const Conv2DTranspose>> FindLayer(
       const std::string& name) const override {
+    RETURN_IF_ERROR(ValidateLayerName(name));
     const auto entry = registry_.Find(name);
     if (entry == nullptr) return NotServed(name);
     return entry->layer;

@@ -144,19 +144,6 @@ std::string LayerOfHidden(const std::string& entry) {
 
 }  // namespace
 
-absl::Status ValidateLayerName(const std::string& name) {
-  const auto valid_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  };
-  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])) ||
-      !std::all_of(name.begin(), name.end(), valid_char)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name '", name.substr(0, 200),
-                     "' is not a valid layer name: expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127}"));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Open(Options options) {
   std::error_code error;
   fs::create_directories(options.dir, error);

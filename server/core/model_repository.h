@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/batcher.h"
+#include "server/core/layer_name.h"  // ValidateLayerName, for folder names
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
 
@@ -38,10 +39,6 @@ struct StoredLayer {
   std::optional<absl::Time> created;        // nullopt in a hand-written folder
 };
 
-// Layer (and folder) names: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. They never start with '.', so
-// they cannot collide with the repository's hidden temp folders. INVALID_ARGUMENT naming
-// `name` otherwise.
-absl::Status ValidateLayerName(const std::string& name);
 
 class ModelRepository {
  public:

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/layer_name.h"
 #include "server/grpc/oip_codec.h"
 #include "server/grpc/status_edge.h"
 #include "tconv/kernel/status_macros.h"
@@ -20,14 +21,40 @@ absl::Status NotReadyError() {
 
 absl::Status CheckRepositoryName(const std::string& name) {
   if (name.empty()) return absl::OkStatus();
-  return absl::NotFoundError(absl::StrCat("unknown repository '", name,
-                                          "'; tconv has one repository, leave the name empty"));
+  return absl::NotFoundError(absl::StrCat("unknown repository ", QuoteName(name),
+                                          "; tconv has one repository, leave the name empty"));
 }
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   const auto deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
   return absl::FromChrono(deadline);
+}
+
+// The answer's size is known from the input shape: refusing here costs microseconds, while
+// computing first would spend the whole forward pass and then fail in the transport with
+// gRPC's "Sent message larger than max" (counted as OK by the metrics, too).
+absl::Status CheckAnswerFits(const LayerManager& manager, const inference::ModelInferRequest& request,
+                             const InferenceRequest& decoded, int64_t max_message_bytes) {
+  if (max_message_bytes <= 0) return absl::OkStatus();
+  auto layer = manager.FindLayer(request.model_name());
+  if (!layer.ok()) return absl::OkStatus();  // Infer answers it (NOT_FOUND, or UNAVAILABLE)
+  auto output_shape = (*layer)->OutputShape(decoded.shape);
+  if (!output_shape.ok()) return absl::OkStatus();  // the batcher reports the bad shape
+  const Shape4& out = *output_shape;
+  const int64_t output_bytes =
+      out[0] * out[1] * out[2] * out[3] * static_cast<int64_t>(sizeof(float));
+  // The envelope around the tensor: echoed name and id, shape, datatype, field tags.
+  constexpr int64_t kEnvelopeBytes = 256;
+  const int64_t answer_bytes = output_bytes + kEnvelopeBytes +
+                               static_cast<int64_t>(request.model_name().size()) +
+                               static_cast<int64_t>(request.id().size());
+  if (answer_bytes <= max_message_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the answer would be ", answer_bytes, " bytes (output shape (", out[0], ", ", out[1], ", ",
+      out[2], ", ", out[3], "), ", output_bytes, " bytes of float32), above the server's limit of ",
+      max_message_bytes,
+      " bytes: send fewer examples per request or raise --max_message_bytes"));
 }
 
 }  // namespace
@@ -68,6 +95,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
       !denied.ok()) {
     return FinishNow(context, denied);
   }
+  if (absl::Status invalid = ValidateLayerName(request->name()); !invalid.ok()) {
+    return FinishNow(context, invalid);
+  }
   response->set_ready(ready_.load() &&
                       CheckModelVersion(request->name(), request->version()).ok() &&
                       options_.manager->FindLayer(request->name()).ok());
@@ -94,7 +124,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
       !denied.ok()) {
     return FinishNow(context, denied);
   }
-  absl::Status status = CheckModelVersion(request->name(), request->version());
+  absl::Status status = ValidateLayerName(request->name());
+  if (status.ok()) status = CheckModelVersion(request->name(), request->version());
   if (!status.ok()) return FinishNow(context, status);
   auto layer = options_.manager->FindLayer(request->name());
   if (layer.ok()) EncodeModelMetadata(request->name(), **layer, response);
@@ -120,8 +151,12 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
   }
   absl::StatusOr<InferenceRequest> decoded =
       ready_.load() ? DecodeInferRequest(*request) : NotReadyError();
-  if (!decoded.ok()) {
-    FinishInfer(reactor, request->model_name(), start, decoded.status());
+  absl::Status refused = decoded.status();
+  if (refused.ok()) {
+    refused = CheckAnswerFits(*options_.manager, *request, *decoded, options_.max_message_bytes);
+  }
+  if (!refused.ok()) {
+    FinishInfer(reactor, request->model_name(), start, refused);
     return reactor;
   }
   decoded->deadline = DeadlineOf(*context);

@@ -29,6 +29,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // May be null (no token required); must outlive the service. Repository load/unload are
     // kControl; ServerLive/ServerReady are never checked (probes); the rest are kRead.
     const Authorizer* authorizer = nullptr;
+    // The transport's send limit: ModelInfer refuses (RESOURCE_EXHAUSTED, before computing) a
+    // request whose answer would not fit. 0 = no check.
+    int64_t max_message_bytes = 0;
   };
   explicit InferenceService(Options options);
 

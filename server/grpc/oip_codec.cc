@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/layer_name.h"
 #include "server/core/npy.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/kernel/status_macros.h"
@@ -158,8 +159,9 @@ absl::Status ApplyLoadParameter(const std::string& key,
 
 absl::Status CheckModelVersion(absl::string_view model, absl::string_view version) {
   if (version.empty() || version == kLiveVersion) return absl::OkStatus();
-  return absl::NotFoundError(absl::StrCat("model '", model, "' has no version '", version,
-                                          "'; its live version is '", kLiveVersion, "'"));
+  return absl::NotFoundError(absl::StrCat("model ", QuoteName(model), " has no version ",
+                                          QuoteName(version), "; its live version is '",
+                                          kLiveVersion, "'"));
 }
 
 absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& request) {

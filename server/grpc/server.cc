@@ -47,7 +47,8 @@ Server::Server(Options options)
     : options_(std::move(options)),
       inference_service_(std::make_unique<InferenceService>(
           InferenceService::Options{options_.manager, &control_, options_.observer,
-                                    options_.version, options_.authorizer.get()})),
+                                    options_.version, options_.authorizer.get(),
+                                    options_.max_message_bytes})),
       layer_service_(std::make_unique<LayerService>(LayerService::Options{
           options_.manager, &control_, options_.default_batching, options_.authorizer.get()})) {}
 

@@ -3,6 +3,8 @@
 #ifndef TCONV_SERVER_GRPC_STATUS_EDGE_H_
 #define TCONV_SERVER_GRPC_STATUS_EDGE_H_
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -10,7 +12,13 @@
 
 namespace tconv::server {
 
-// Same code, same message: both enumerations are the canonical gRPC codes, one to one.
+// No status message leaves the server longer than this: messages travel in the trailing
+// metadata, and one that echoes a huge client string would fail the call on the client's
+// metadata limit (RESOURCE_EXHAUSTED) instead of carrying the real error.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// Same code, same message (cut to kMaxStatusMessageBytes): both enumerations are the
+// canonical gRPC codes, one to one.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // For handlers that answer at once: finishes the call's default reactor with `status`.
