@@ -311,17 +311,6 @@ TEST(ModelRepositoryTest, FolderWithInvalidNameIsListedAndRefused) {
               StatusIs(kInvalid, HasSubstr("'has space' is not a valid layer name")));
 }
 
-TEST(ModelRepositoryTest, LayerNames) {
-  for (const std::string& name :
-       std::vector<std::string>{"a", "Gen_1.v2-b", "9", std::string(128, 'x')}) {
-    EXPECT_TRUE(ValidateLayerName(name).ok()) << name;
-  }
-  for (const std::string& name : std::vector<std::string>{"", ".hidden", "-x", "_x", "a/b", "..",
-                                                          "a b", "é", std::string(129, 'x')}) {
-    EXPECT_THAT(ValidateLayerName(name), StatusIs(kInvalid, HasSubstr("valid layer name"))) << name;
-  }
-}
-
 TEST(ModelRepositoryTest, OpenRefusesAFile) {
   TempDir dir;
   WriteFile(dir.path() + "/file", "x");

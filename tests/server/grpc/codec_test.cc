@@ -25,6 +25,26 @@ TEST(StatusEdgeTest, KeepsEveryCanonicalCodeAndMessage) {
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
 }
 
+TEST(StatusEdgeTest, CutsLongMessagesToOneKibibyteKeepingTheCode) {
+  const std::string head = "layer '";
+  const grpc::Status cut = ToGrpcStatus(absl::NotFoundError(head + std::string(10240, 'x')));
+  EXPECT_EQ(cut.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LE(cut.error_message().size(), kMaxStatusMessageBytes);
+  EXPECT_EQ(cut.error_message().rfind(head, 0), 0u);
+  EXPECT_THAT(cut.error_message(), ::testing::EndsWith("... (message cut)"));
+  const std::string exact(kMaxStatusMessageBytes, 'y');
+  EXPECT_EQ(ToGrpcStatus(absl::InternalError(exact)).error_message(), exact);
+}
+
+TEST(StatusEdgeTest, NeverCutsInsideAUtf8Character) {
+  std::string message;
+  while (message.size() < 2 * kMaxStatusMessageBytes) message += "\xc3\xa9";  // é
+  const std::string cut = ToGrpcStatus(absl::InternalError(message)).error_message();
+  const size_t kept = cut.size() - std::string("... (message cut)").size();
+  EXPECT_EQ(kept % 2, 0u);
+  EXPECT_LE(cut.size(), kMaxStatusMessageBytes);
+}
+
 inference::ModelInferRequest Request(std::vector<int64_t> shape) {
   inference::ModelInferRequest request;
   request.set_model_name("m");
