@@ -6,15 +6,19 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -36,7 +40,8 @@ ABSL_FLAG(std::string, model_repository, "./model_repository",
           "directory of the layers to serve and persist (created when missing)");
 ABSL_FLAG(int, threads, 0, "compute threads for all layers together; 0 = the CPUs available");
 ABSL_FLAG(int64_t, max_message_bytes, int64_t{256} << 20,
-          "largest gRPC request/response in bytes; larger ones get RESOURCE_EXHAUSTED");
+          "largest gRPC request/response in bytes; larger ones get RESOURCE_EXHAUSTED (an "
+          "answer that would be larger is refused before computing it)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long in-flight requests may take to finish");
 ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
@@ -170,6 +175,34 @@ int Run() {
   return 0;
 }
 
+// Abseil's own --help lists only flags of a file named after the program (none here, so "No
+// flags matched") and exits 1. Ours lists this file's flags with their defaults and exits 0;
+// --helpfull still shows Abseil's and gRPC's flags too.
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") return false;
+    if (arg == "--help" || arg == "-help" || arg == "-h") return true;
+  }
+  return false;
+}
+
+void PrintHelp() {
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "server/main.cc")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  std::printf("%s\n\nFlags:\n", std::string(absl::ProgramUsageMessage()).c_str());
+  for (const absl::CommandLineFlag* flag : flags) {
+    const std::string fallback = flag->DefaultValue();
+    std::printf("  --%s  %s\n      default: %s\n", std::string(flag->Name()).c_str(),
+                flag->Help().c_str(), fallback.empty() ? "\"\"" : fallback.c_str());
+  }
+  std::printf("\nAbseil's and gRPC's own flags: --helpfull\n");
+}
+
 }  // namespace
 }  // namespace tconv::server
 
@@ -177,6 +210,10 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves Keras Conv2DTranspose layers over gRPC.\n"
       "  tconv-server --model_repository=DIR [--grpc_address=HOST:PORT] ...");
+  if (tconv::server::WantsHelp(argc, argv)) {
+    tconv::server::PrintHelp();
+    return 0;
+  }
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil checks every absl::Mutex acquisition (gRPC's locks) for lock-order cycles,
   // a debug aid that cost ~2% of the server's CPU per request in perf; we use std::mutex.

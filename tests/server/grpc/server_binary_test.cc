@@ -19,6 +19,26 @@ namespace {
 using ::tconv::testing::StatusIs;
 using Health = grpc::health::v1::HealthCheckResponse;
 
+// --help lists the server's own flags with their defaults and exits 0; Abseil's and gRPC's
+// internal flags are left to --helpfull.
+TEST(ServerBinaryTest, HelpListsTheServersFlagsWithDefaultsAndExitsZero) {
+  TempDir dir;
+  const tconv::testing::ToolRun run =
+      tconv::testing::RunTool({TCONV_SERVER_BINARY, "--help"}, dir.path(), absl::Seconds(30));
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  for (const char* expected :
+       {"--grpc_address", "default: 0.0.0.0:8001", "--max_message_bytes", "default: 268435456",
+        "--drain_timeout", "default: 10s", "--model_repository", "default: ./model_repository",
+        "--auth_token_file", "--max_batch_size", "--helpfull"}) {
+    EXPECT_THAT(run.out, ::testing::HasSubstr(expected));
+  }
+  EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("--flagfile")));  // Abseil's own
+  EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("tconv-server serving")));  // did not start
+  const tconv::testing::ToolRun full = tconv::testing::RunTool(
+      {TCONV_SERVER_BINARY, "--helpfull"}, dir.path(), absl::Seconds(30));
+  EXPECT_THAT(full.out, ::testing::HasSubstr("--flagfile"));
+}
+
 TEST(ServerBinaryTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   TempDir dir;
   tconv::testing::Subprocess server(
