@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/layer_manager.h"
+#include "server/core/layer_name.h"
 #include "testing/status_matchers.h"
 #include "tests/server/core/layer_manager_test_util.h"
 
@@ -136,6 +137,30 @@ TEST(LayerManagerRepositoryTest, BrokenFoldersAreReportedAndSkipped) {
   // A broken folder can be deleted.
   ASSERT_OK(manager->DeleteLayer("garbage"));
   EXPECT_FALSE(fs::exists(dir.path() + "/garbage"));
+}
+
+// Folder names read from disk follow the same rule as names from clients: a folder named
+// otherwise is listed as unavailable with the rule, and never served.
+TEST(LayerManagerRepositoryTest, FoldersWithInvalidNamesAreListedWithTheRule) {
+  TempDir dir;
+  {
+    auto manager = MakeManager(dir.path());
+    ASSERT_OK(manager->CreateLayer(SeededSpec("good", 1)));
+  }
+  fs::copy(dir.path() + "/good", dir.path() + "/has space");
+  fs::copy(dir.path() + "/good", dir.path() + "/a+b");
+  auto manager = MakeManager(dir.path());
+  EXPECT_THAT(manager->Repository(),
+              ElementsAre(Entry("a+b", State::kUnavailable, kLayerNameRule),
+                          Entry("good", State::kReady, ""),
+                          Entry("has space", State::kUnavailable, kLayerNameRule)));
+  EXPECT_THAT(manager->ListLayers(), ElementsAre(Field(&LayerInfo::name, "good")));
+  for (const char* name : {"a+b", "has space"}) {
+    EXPECT_THAT(manager->LoadFromRepository(name),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(kLayerNameRule)));
+    EXPECT_THAT(InferSync(*manager, name, Request(1)),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+  }
 }
 
 TEST(LayerManagerRepositoryTest, UnloadAndLoad) {

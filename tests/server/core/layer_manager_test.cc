@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/layer_name.h"
 #include "testing/status_matchers.h"
 #include "tests/server/core/layer_manager_test_util.h"
 
@@ -97,6 +98,26 @@ TEST(LayerManagerTest, UnknownNamesAreNotFound) {
   EXPECT_THAT(manager->Unload("nope"), StatusIs(kNotFound));
   EXPECT_THAT(manager->LoadFromRepository("nope"), StatusIs(kNotFound, HasSubstr("folder")));
   EXPECT_THAT(InferSync(*manager, "nope", Request(1)), StatusIs(kNotFound));
+}
+
+// Every entry point applies the one name rule before anything else; the name in the message
+// is cut.
+TEST(LayerManagerTest, InvalidNamesAreInvalidArgumentEverywhere) {
+  TempDir dir;
+  auto manager = MakeManager(dir.path());
+  for (const std::string& name : {std::string(10240, 'n'), std::string("../up"), std::string()}) {
+    const auto invalid = StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(kLayerNameRule));
+    EXPECT_THAT(manager->CreateLayer(SeededSpec(name, 1)), invalid);
+    EXPECT_THAT(manager->GetLayer(name), invalid);
+    EXPECT_THAT(manager->FindLayer(name), invalid);
+    EXPECT_THAT(manager->DeleteLayer(name), invalid);
+    EXPECT_THAT(manager->Unload(name), invalid);
+    EXPECT_THAT(manager->LoadFromRepository(name), invalid);
+    const auto inferred = InferSync(*manager, name, Request(1));
+    EXPECT_THAT(inferred, invalid);
+    EXPECT_LT(inferred.status().message().size(), 300u);
+  }
+  EXPECT_TRUE(manager->Repository().empty());
 }
 
 TEST(LayerManagerTest, CreateOfExistingNameNeedsReplace) {
