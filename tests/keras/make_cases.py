@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402  Keras 3
 import tf_keras  # noqa: E402  Keras 2
 
-# Every name each version's activations module resolves (keras.activations.get), minus the
-# helpers; the names tconv refuses are written as refusal cases.
+# Every name each version's get_config() can write (keras.activations.get of each public name;
+# tf_keras also falls back to tf.nn); the names tconv refuses are written as refusal cases.
 KERAS3 = [
     "celu", "elu", "exponential", "gelu", "hard_shrink", "hard_sigmoid", "hard_silu",
     "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
@@ -27,6 +27,8 @@ KERAS3_REFUSED = ["glu", "sparsemax", "threshold"]
 KERAS2 = [
     "elu", "exponential", "gelu", "hard_sigmoid", "linear", "mish", "relu", "selu", "sigmoid",
     "softmax", "softplus", "softsign", "swish", "tanh",
+    # Not in tf_keras.activations, but resolved through tf.nn and written back by these names.
+    "relu6", "leaky_relu", "log_softmax",
 ]
 
 rng = np.random.default_rng(14)

@@ -85,14 +85,14 @@ TEST_P(ConformanceFilesTest, EveryCaseMadeByRealKerasPasses) {
   ASSERT_OK(pool);
   KernelBackend backend(GetParam().implementation, **pool);
   const std::vector<ConformanceCase> cases = ReadCases(kKeras);
-  EXPECT_EQ(cases.size(), 47u);
+  EXPECT_EQ(cases.size(), 50u);
   for (const ConformanceCase& c : cases) {
     const Verdict verdict = Judge(c, backend.Run(c));
     EXPECT_TRUE(verdict.passed) << c.name << ": " << verdict.failure;
   }
   std::ostringstream out;
   const ConformanceTotals totals = RunConformance({kKeras}, backend, out);
-  EXPECT_EQ(out.str(), "47 passed, 0 failed\n");
+  EXPECT_EQ(out.str(), "50 passed, 0 failed\n");
   EXPECT_EQ(totals.failed, 0);
 }
 
