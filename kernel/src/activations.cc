@@ -20,6 +20,24 @@ double Softplus(double x) {
   return std::log1p(std::exp(x));
 }
 
+double Relu6(double x) { return std::clamp(x, 0.0, 6.0); }
+
+// Keras 3's defaults for its parameterised activations (keras.activations.*).
+constexpr double kLeakyReluSlope = 0.2;  // leaky_relu negative_slope
+constexpr double kShrinkThreshold = 0.5;  // soft_shrink and hard_shrink threshold
+constexpr double kSquareplusB = 4.0;      // squareplus b
+
+// Log-softmax of one row: x - max - log(sum exp(x - max)), with the sum in double.
+void LogSoftmaxRow(float* row, int64_t n) {
+  const float max = *std::max_element(row, row + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(row[i]) - max);
+  const double log_sum = std::log(sum);
+  for (int64_t i = 0; i < n; ++i) {
+    row[i] = static_cast<float>(static_cast<double>(row[i]) - max - log_sum);
+  }
+}
+
 // Softmax of one row: exp(x - max) / sum, with the sum in double.
 void SoftmaxRow(float* row, int64_t n) {
   const float max = *std::max_element(row, row + n);
@@ -42,7 +60,8 @@ float ActivateElement(Activation activation, float value) {
   const double x = value;
   switch (activation) {
     case Activation::kLinear:
-    case Activation::kSoftmax:  // a row operation, see ApplyActivation
+    case Activation::kSoftmax:  // row operations, see ApplyActivation
+    case Activation::kLogSoftmax:
       return value;
     case Activation::kRelu:
       return value > 0.0f ? value : 0.0f;
@@ -64,8 +83,38 @@ float ActivateElement(Activation activation, float value) {
       return static_cast<float>(std::exp(x));
     case Activation::kSwish:
       return static_cast<float>(x * Sigmoid(x));
-    case Activation::kGelu:  // exact (approximate=False), what the string "gelu" means
+    case Activation::kGelu:  // exact (approximate=False), what "gelu" means in Keras 2 and 3
       return static_cast<float>(0.5 * x * (1.0 + std::erf(x / kSqrt2)));
+    case Activation::kHardSigmoidKeras3:
+      return static_cast<float>(Relu6(x + 3.0) / 6.0);
+    case Activation::kRelu6:
+      return static_cast<float>(Relu6(x));
+    case Activation::kLeakyRelu:
+      return static_cast<float>(x >= 0 ? x : kLeakyReluSlope * x);
+    case Activation::kHardSilu:
+      return static_cast<float>(x * Relu6(x + 3.0) / 6.0);
+    case Activation::kMish:
+      return static_cast<float>(x * std::tanh(Softplus(x)));
+    case Activation::kLogSigmoid:
+      return static_cast<float>(-Softplus(-x));
+    case Activation::kHardTanh:
+      return static_cast<float>(std::clamp(x, -1.0, 1.0));
+    case Activation::kCelu:  // alpha = 1
+      return static_cast<float>(x > 0 ? x : std::expm1(x));
+    case Activation::kTanhShrink:
+      return static_cast<float>(x - std::tanh(x));
+    case Activation::kSoftShrink:
+      return static_cast<float>(x > kShrinkThreshold    ? x - kShrinkThreshold
+                                : x < -kShrinkThreshold ? x + kShrinkThreshold
+                                                        : 0.0);
+    case Activation::kHardShrink:
+      return static_cast<float>(std::fabs(x) > kShrinkThreshold ? x : 0.0);
+    case Activation::kSparsePlus:
+      return static_cast<float>(x <= -1 ? 0.0 : x >= 1 ? x : (x + 1) * (x + 1) / 4);
+    case Activation::kSparseSigmoid:
+      return static_cast<float>(x <= -1 ? 0.0 : x >= 1 ? 1.0 : (x + 1) / 2);
+    case Activation::kSquareplus:
+      return static_cast<float>((x + std::sqrt(x * x + kSquareplusB)) / 2);
   }
   return value;
 }
@@ -84,8 +133,9 @@ constexpr std::array<RangeFn, sizeof...(kIndex)> RangeFns(std::index_sequence<kI
   return {&ActivateRange<static_cast<Activation>(kIndex)>...};
 }
 
-// Indexed by the enum's value; kGelu is its last.
-constexpr auto kRangeFns = RangeFns(std::make_index_sequence<size_t(Activation::kGelu) + 1>());
+// Indexed by the enum's value; kLogSoftmax is its last.
+constexpr auto kRangeFns =
+    RangeFns(std::make_index_sequence<size_t(Activation::kLogSoftmax) + 1>());
 
 }  // namespace
 
@@ -93,9 +143,10 @@ void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t r
                      const ComputePool& pool) {
   if (activation == Activation::kLinear || rows <= 0 || row_length <= 0) return;
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / row_length);
-  if (activation == Activation::kSoftmax) {
+  if (activation == Activation::kSoftmax || activation == Activation::kLogSoftmax) {
+    const auto row_fn = activation == Activation::kSoftmax ? SoftmaxRow : LogSoftmaxRow;
     ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) SoftmaxRow(data + r * row_length, row_length);
+      for (int64_t r = begin; r < end; ++r) row_fn(data + r * row_length, row_length);
     });
     return;
   }

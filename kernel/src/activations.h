@@ -1,4 +1,4 @@
-// The TF 2.x activation functions (spec §5), applied in place to a layer's output.
+// The TF 2.x and Keras 3 activation functions (spec §5), applied in place to a layer's output.
 // Internal to the kernel library.
 #ifndef TCONV_KERNEL_SRC_ACTIVATIONS_H_
 #define TCONV_KERNEL_SRC_ACTIVATIONS_H_

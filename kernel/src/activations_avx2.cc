@@ -88,7 +88,7 @@ bool ActivateRangeAvx2(Activation activation, float* first, float* last) {
                              _mm256_add_pd(_mm256_set1_pd(1.0), erf));
       });
       return true;
-    default:  // linear, relu, softsign, hard_sigmoid (vectorised by the compiler), softmax
+    default:  // the cheap ones (vectorised by the compiler), the rarer Keras 3 ones, softmax
       return false;
   }
 }

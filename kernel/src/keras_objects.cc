@@ -171,7 +171,13 @@ absl::Status CheckValues(const ClassSpec& spec, Json& config, absl::string_view 
 // `given` holds the user's arguments; the result has exactly the class's fields.
 absl::StatusOr<Json> NormalizeConfig(const ClassSpec& spec, Json given,
                                      absl::string_view argument) {
-  if (spec.kind == KerasObjectKind::kInitializer) given.erase("dtype");  // TF 2.x drops it
+  if (spec.kind == KerasObjectKind::kInitializer) {
+    given.erase("dtype");  // TF 2.x drops it
+    // Keras 3.15's variance-scaling initializers choose fan axes for drawing new weights;
+    // they never change a served layer's output, so they are accepted and dropped.
+    given.erase("input_axes");
+    given.erase("output_axes");
+  }
   const absl::string_view name = spec.class_name;
   if ((name == "L1" || name == "L2") && given.contains("l")) {  // TF 2.3's legacy `l=`
     if (given.contains(absl::AsciiStrToLower(name))) {

@@ -19,8 +19,9 @@ struct ActivationEntry {
   std::string_view name;
 };
 
-// The TF 2.x names, in the order of the enum.
-constexpr std::array<ActivationEntry, 13> kActivations = {{
+// The TF 2.x names in the order of the enum, then Keras 3's; a name listed twice is an alias
+// (the first entry is the one ToJson writes).
+constexpr std::array<ActivationEntry, 30> kActivations = {{
     {Activation::kLinear, "linear"},
     {Activation::kRelu, "relu"},
     {Activation::kElu, "elu"},
@@ -34,7 +35,28 @@ constexpr std::array<ActivationEntry, 13> kActivations = {{
     {Activation::kExponential, "exponential"},
     {Activation::kSwish, "swish"},
     {Activation::kGelu, "gelu"},
+    {Activation::kHardSigmoidKeras3, "hard_sigmoid"},
+    {Activation::kRelu6, "relu6"},
+    {Activation::kLeakyRelu, "leaky_relu"},
+    {Activation::kHardSilu, "hard_silu"},
+    {Activation::kMish, "mish"},
+    {Activation::kLogSigmoid, "log_sigmoid"},
+    {Activation::kHardTanh, "hard_tanh"},
+    {Activation::kCelu, "celu"},
+    {Activation::kTanhShrink, "tanh_shrink"},
+    {Activation::kSoftShrink, "soft_shrink"},
+    {Activation::kHardShrink, "hard_shrink"},
+    {Activation::kSparsePlus, "sparse_plus"},
+    {Activation::kSparseSigmoid, "sparse_sigmoid"},
+    {Activation::kSquareplus, "squareplus"},
+    {Activation::kLogSoftmax, "log_softmax"},
+    {Activation::kSwish, "silu"},           // Keras 3's name for swish
+    {Activation::kHardSilu, "hard_swish"},  // Keras 3's alias of hard_silu
 }};
+
+// Keras 3 names tconv refuses: glu halves the channels (not an elementwise output), sparsemax
+// is a sort-based row projection, threshold has required arguments a string cannot give.
+constexpr std::array<std::string_view, 3> kUnsupportedKeras3 = {"glu", "sparsemax", "threshold"};
 
 nlohmann::ordered_json PairJson(const Pair& pair) {
   return nlohmann::ordered_json::array({pair[0], pair[1]});
@@ -63,17 +85,33 @@ std::string_view ActivationName(Activation activation) {
   return "unknown";
 }
 
-absl::StatusOr<Activation> ParseActivation(std::string_view name) {
+bool IsKeras3Activation(Activation activation) {
+  return static_cast<int>(activation) >= static_cast<int>(Activation::kHardSigmoidKeras3);
+}
+
+absl::StatusOr<Activation> ParseActivation(std::string_view name, bool keras3) {
+  if (name == "hard_sigmoid") {
+    return keras3 ? Activation::kHardSigmoidKeras3 : Activation::kHardSigmoid;
+  }
   for (const ActivationEntry& entry : kActivations) {
     if (entry.name == name) return entry.activation;
   }
+  for (std::string_view unsupported : kUnsupportedKeras3) {
+    if (unsupported == name) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activation \"", absl::string_view(name.data(), name.size()),
+                       "\" (Keras 3) is not supported: tconv computes elementwise and "
+                       "channel-row activations only"));
+    }
+  }
   std::vector<absl::string_view> names;
   for (const ActivationEntry& entry : kActivations) {
+    if (entry.activation == Activation::kHardSigmoidKeras3) continue;  // listed once
     names.emplace_back(entry.name.data(), entry.name.size());
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "activation \"", absl::string_view(name.data(), name.size()),
-      "\" is not a TF 2.x activation; expected one of ", absl::StrJoin(names, ", "), " or null"));
+      "\" is not a Keras activation; expected one of ", absl::StrJoin(names, ", "), " or null"));
 }
 
 Pair LayerConfig::EffectiveKernel() const {
@@ -106,7 +144,15 @@ std::string LayerConfig::ToJson() const {
   nlohmann::ordered_json out;
   out["name"] = name;
   out["trainable"] = true;
-  out["dtype"] = "float32";
+  // A Keras 3 activation needs the Keras 3 marker to be read back with its meaning.
+  if (IsKeras3Activation(activation)) {
+    out["dtype"] = {{"module", "keras"},
+                    {"class_name", "DTypePolicy"},
+                    {"config", {{"name", "float32"}}},
+                    {"registered_name", nullptr}};
+  } else {
+    out["dtype"] = "float32";
+  }
   out["filters"] = filters;
   out["kernel_size"] = PairJson(kernel_size);
   out["strides"] = PairJson(strides);

@@ -25,8 +25,8 @@ absl::Status ReadTrainable(const Json& value, LayerConfig&) {
   return internal::ReadBool(value, "trainable").status();
 }
 
-// A dtype name or a mixed-precision policy dict ({"class_name": "Policy", "config": {"name":
-// "mixed_float16"}}). Any floating dtype is accepted; tconv computes in float32.
+// A dtype name or a policy dict: Keras 2's mixed precision {"class_name": "Policy", "config":
+// {"name": "mixed_float16"}}, Keras 3's {"class_name": "DTypePolicy", ...} for every dtype. Any floating dtype is accepted; tconv computes in float32.
 absl::Status ReadDtype(const Json& value, LayerConfig&) {
   if (value.is_null()) return absl::OkStatus();
   std::string name;
@@ -237,6 +237,17 @@ absl::StatusOr<const Json*> LayerDict(const Json& root) {
   return &*config;
 }
 
+// The marker only Keras 3 writes (see Activation in layer_config.h): the layer's dtype as a
+// DTypePolicy object (FloatDTypePolicy in Keras 3.1-3.3). tf-keras also writes "module" and
+// "registered_name" keys, and its mixed-precision dtype is {"class_name": "Policy"}, so
+// neither of those tells the versions apart.
+bool WrittenByKeras3(const Json& dict) {
+  auto dtype = dict.find("dtype");
+  if (dtype == dict.end() || !dtype->is_object()) return false;
+  const Json class_name = dtype->value("class_name", Json());
+  return class_name == "DTypePolicy" || class_name == "FloatDTypePolicy";
+}
+
 absl::StatusOr<Json> ParseJson(std::string_view text) {
   RETURN_IF_ERROR(
       internal::CheckJsonDepth(absl::string_view(text.data(), text.size()), "layer config"));
@@ -269,6 +280,10 @@ absl::StatusOr<LayerConfig> LayerConfig::FromJson(std::string_view json) {
     if (!dict->contains(std::string(required))) {
       return absl::InvalidArgumentError(absl::StrCat(required, " is required"));
     }
+  }
+  // hard_sigmoid is the one spelling whose formula changed in Keras 3.
+  if (config.activation == Activation::kHardSigmoid && WrittenByKeras3(*dict)) {
+    config.activation = Activation::kHardSigmoidKeras3;
   }
   RETURN_IF_ERROR(config.Validate());
   return config;

@@ -18,6 +18,9 @@ inline const std::string kGoldenCasesFile =
     std::string(TCONV_TEST_DATA_DIR) + "/conformance/conv2d_transpose_cases.jsonl";
 inline const std::string kErrorCasesFile =
     std::string(TCONV_TEST_DATA_DIR) + "/conformance/conv2d_transpose_errors.jsonl";
+// Made by the real Keras 3 and tf-keras, configs exactly as their get_config() writes them.
+inline const std::string kKerasCasesFile =
+    std::string(TCONV_TEST_DATA_DIR) + "/conformance/keras3_cases.jsonl";
 
 struct GoldenCase {
   std::string name;

@@ -92,9 +92,10 @@ class ToolTest : public ::testing::Test {
 
 TEST_F(ToolTest, ConformanceThroughTheServerPassesEveryCaseAndCleansUp) {
   const ToolRun run =
-      Tool({"conformance", Server(), "--timeout=60s", kGoldenCasesFile, kErrorCasesFile});
+      Tool({"conformance", Server(), "--timeout=60s", kGoldenCasesFile, kErrorCasesFile,
+            kKerasCasesFile});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-  EXPECT_THAT(run.out, EndsWith("167 passed, 0 failed\n")) << run.out;
+  EXPECT_THAT(run.out, EndsWith("217 passed, 0 failed\n")) << run.out;
   // Every temporary layer was deleted again.
   EXPECT_THAT(client_->ListLayers(), IsOkAndHolds(IsEmpty()));
 }

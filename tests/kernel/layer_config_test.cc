@@ -347,5 +347,37 @@ TEST(LayerConfigConformance, GoldenConfigsParseAndPredictOutputShape) {
   EXPECT_EQ(cases, 150);
 }
 
+// hard_sigmoid means what the Keras that wrote the config computes; Keras 3 is recognised by
+// its DTypePolicy dtype (tf-keras writes "module" keys and {"class_name": "Policy"} too).
+TEST(LayerConfigFromJson, HardSigmoidFollowsTheWritingKeras) {
+  const std::string keras3_dtype =
+      R"({"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+          "registered_name": null})";
+  const std::string keras2_policy =
+      R"({"module": "keras.mixed_precision", "class_name": "Policy",
+          "config": {"name": "mixed_float16"}, "registered_name": null})";
+  auto with_dtype = [](const std::string& dtype) {
+    return R"({"filters": 2, "kernel_size": 3, "activation": "hard_sigmoid", "dtype": )" + dtype +
+           "}";
+  };
+  auto keras3 = LayerConfig::FromJson(with_dtype(keras3_dtype));
+  ASSERT_OK(keras3);
+  EXPECT_EQ(keras3->activation, Activation::kHardSigmoidKeras3);
+  for (const std::string& dtype : {std::string(R"("float32")"), keras2_policy}) {
+    auto keras2 = LayerConfig::FromJson(with_dtype(dtype));
+    ASSERT_OK(keras2);
+    EXPECT_EQ(keras2->activation, Activation::kHardSigmoid) << dtype;
+  }
+  // ToJson writes the marker back, so the Keras 3 meaning survives a round trip.
+  auto again = LayerConfig::FromJson(keras3->ToJson());
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, *keras3);
+  EXPECT_THAT(keras3->ToJson(), ::testing::HasSubstr(R"("class_name":"DTypePolicy")"));
+  // Keras 3's other spellings of the Keras 2 functions.
+  auto silu = LayerConfig::FromJson(R"({"filters": 2, "kernel_size": 3, "activation": "silu"})");
+  ASSERT_OK(silu);
+  EXPECT_EQ(silu->activation, Activation::kSwish);
+}
+
 }  // namespace
 }  // namespace tconv

@@ -17,18 +17,35 @@ namespace tconv {
 enum class Padding { kValid, kSame };
 enum class DataFormat { kChannelsLast, kChannelsFirst };
 
-// The TF 2.x activation set (spec §5). `None` in Keras is kLinear.
+// The TF 2.x activation set (spec §5), then the ones only Keras 3 has, at their Keras 3
+// defaults (leaky_relu's negative_slope 0.2, celu's alpha 1, the shrinks' threshold 0.5,
+// squareplus' b 4). `None` in Keras is kLinear.
+//
+// Which Keras wrote a config: Keras 3 (keras >= 3, TF >= 2.16's default) always writes the
+// layer's "dtype" as a policy object {"module": "keras", "class_name": "DTypePolicy", ...} and
+// its objects with "module"/"registered_name" keys; Keras 2 (tf.keras <= 2.15, tf-keras)
+// writes a dtype string (or {"class_name": "Policy"}) and neither key. A config with either
+// Keras 3 marker is read with Keras 3 semantics: the one spelling whose meaning changed,
+// "hard_sigmoid" (Keras 2: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3) / 6), becomes
+// kHardSigmoidKeras3, and ToJson writes the DTypePolicy marker back for it. Keras 3 spellings
+// of Keras 2 names ("silu" for swish) are read as the same function.
 enum class Activation {
   kLinear, kRelu, kElu, kSelu, kSoftmax, kSoftplus, kSoftsign,
   kTanh, kSigmoid, kHardSigmoid, kExponential, kSwish, kGelu,
+  // Keras 3 only.
+  kHardSigmoidKeras3, kRelu6, kLeakyRelu, kHardSilu, kMish, kLogSigmoid, kHardTanh, kCelu,
+  kTanhShrink, kSoftShrink, kHardShrink, kSparsePlus, kSparseSigmoid, kSquareplus, kLogSoftmax,
 };
 
 // Keras' lower-case names: "same", "channels_last", "hard_sigmoid", ...
 std::string_view PaddingName(Padding padding);
 std::string_view DataFormatName(DataFormat format);
 std::string_view ActivationName(Activation activation);
-// Parses an activation name as Keras does (exact, lower-case names; "linear" for None).
-absl::StatusOr<Activation> ParseActivation(std::string_view name);
+// Parses an activation name as Keras does (exact, lower-case names; "linear" for None), with
+// Keras 2 semantics, or Keras 3's when `keras3` (see Activation for how a config says which).
+absl::StatusOr<Activation> ParseActivation(std::string_view name, bool keras3 = false);
+// True for activations only Keras 3 computes (a config holding one is a Keras 3 config).
+bool IsKeras3Activation(Activation activation);
 
 // A (height, width) pair of a per-axis argument.
 using Pair = std::array<int64_t, 2>;
