@@ -65,6 +65,10 @@ ABSL_FLAG(bool, auth_inference, false,
           "with --auth_token_file: also require the token on inference, metadata and layer "
           "reads (health, ServerLive and ServerReady stay open)");
 
+ABSL_FLAG(bool, allow_remote_control, false,
+          "without --auth_token_file: let any peer create/delete layers and load/unload the "
+          "repository (default: only this machine's loopback and unix-socket peers may)");
+
 namespace tconv::server {
 namespace {
 
@@ -126,6 +130,7 @@ absl::Status StartProcess(Process& process) {
   server_options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   server_options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   server_options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  server_options.control_peers.allow_remote_control = absl::GetFlag(FLAGS_allow_remote_control);
   server_options.manager = process.manager.get();
   server_options.observer = process.metrics.get();
   server_options.default_batching = batching;

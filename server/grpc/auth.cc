@@ -56,6 +56,13 @@ absl::Status Authorizer::Check(const grpc::ServerContextBase& context, Scope sco
   return absl::OkStatus();
 }
 
+absl::Status Authorize(const Access& access, const grpc::ServerContextBase& context,
+                       Authorizer::Scope scope) {
+  if (access.authorizer != nullptr) return access.authorizer->Check(context, scope);
+  if (scope == Authorizer::Scope::kRead) return absl::OkStatus();
+  return CheckControlPeer(context.peer(), access.control_peers);
+}
+
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read auth token file \"", path, "\""));

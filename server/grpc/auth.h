@@ -6,6 +6,7 @@
 //   kControl: LayerService CreateLayer / DeleteLayer, OIP RepositoryModelLoad / Unload.
 //   kRead:    ModelInfer, ModelMetadata, ModelReady, ServerMetadata, RepositoryIndex,
 //             LayerService GetLayer / ListLayers (they reveal what metadata reveals).
+//   Without a token, kControl is allowed from local peers only unless --allow_remote_control.
 //   never:    grpc.health.v1.Health, ServerLive, ServerReady (probes), reflection.
 #ifndef TCONV_SERVER_GRPC_AUTH_H_
 #define TCONV_SERVER_GRPC_AUTH_H_
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "server/grpc/peer_policy.h"
 
 namespace tconv::server {
 
@@ -39,11 +41,15 @@ class Authorizer {
   Options options_;
 };
 
-// `authorizer` may be null (no token configured): then every call is allowed.
-inline absl::Status Authorize(const Authorizer* authorizer, const grpc::ServerContextBase& context,
-                              Authorizer::Scope scope) {
-  return authorizer == nullptr ? absl::OkStatus() : authorizer->Check(context, scope);
-}
+// What a handler checks before it does anything.
+struct Access {
+  // Null when no token is configured: then reads are open and mutations (kControl) are allowed
+  // from the peers `control_peers` admits (by default this machine only, see peer_policy.h).
+  const Authorizer* authorizer = nullptr;
+  ControlPeerPolicy control_peers;
+};
+absl::Status Authorize(const Access& access, const grpc::ServerContextBase& context,
+                       Authorizer::Scope scope);
 
 // The token in `path`, without surrounding whitespace (a trailing newline is common).
 // NOT_FOUND when the file cannot be read, INVALID_ARGUMENT when it holds no usable token.

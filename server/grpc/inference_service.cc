@@ -91,7 +91,7 @@ grpc::ServerUnaryReactor* InferenceService::ServerReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
                                                        const inference::ModelReadyRequest* request,
                                                        inference::ModelReadyResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -107,7 +107,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     CallContext* context, const inference::ServerMetadataRequest*,
     inference::ServerMetadataResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -120,7 +120,7 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     CallContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -136,7 +136,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
                                                        const inference::ModelInferRequest* request,
                                                        inference::ModelInferResponse* response) {
   const absl::Time start = absl::Now();
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     // Counted like every other outcome: a flood of refused calls must show in the metrics.
     if (options_.observer != nullptr) {
@@ -184,7 +184,7 @@ void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std:
 grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
     CallContext* context, const inference::RepositoryIndexRequest* request,
     inference::RepositoryIndexResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -198,7 +198,7 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     CallContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -215,7 +215,7 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     CallContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
       !denied.ok()) {
     return FinishNow(context, denied);
   }

@@ -26,9 +26,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     SerialExecutor* control = nullptr;
     MetricsObserver* observer = nullptr;  // may be null; gets one OnRequest per ModelInfer
     std::string version;                  // ServerMetadata.version
-    // May be null (no token required); must outlive the service. Repository load/unload are
-    // kControl; ServerLive/ServerReady are never checked (probes); the rest are kRead.
-    const Authorizer* authorizer = nullptr;
+    // Its authorizer may be null (no token required) and must outlive the service. Repository
+    // load/unload are kControl; ServerLive/ServerReady are never checked (probes); the rest kRead.
+    Access access;
     // The transport's send limit: ModelInfer refuses (RESOURCE_EXHAUSTED, before computing) a
     // request whose answer would not fit. 0 = no check.
     int64_t max_message_bytes = 0;

@@ -42,7 +42,7 @@ LayerService::LayerService(Options options) : options_(std::move(options)) {}
 grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
                                                     const tconv::v1::CreateLayerRequest* request,
                                                     tconv::v1::CreateLayerResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -57,7 +57,7 @@ grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
                                                  const tconv::v1::GetLayerRequest* request,
                                                  tconv::v1::GetLayerResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -67,7 +67,7 @@ grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
                                                    const tconv::v1::ListLayersRequest*,
                                                    tconv::v1::ListLayersResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::DeleteLayer(CallContext* context,
                                                     const tconv::v1::DeleteLayerRequest* request,
                                                     tconv::v1::DeleteLayerResponse*) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kControl);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
       !denied.ok()) {
     return FinishNow(context, denied);
   }

@@ -52,6 +52,9 @@ class Server {
     // Bearer-token checks (see auth.h); null = every RPC open. Use with `credentials`: a token
     // sent in plaintext can be read off the network.
     std::shared_ptr<const Authorizer> authorizer;
+    // Without an authorizer, who may create/delete layers and load/unload the repository: by
+    // default local peers only (the port is usually reachable from the network).
+    ControlPeerPolicy control_peers;
     LayerManager* manager = nullptr;      // required; must outlive the server
     MetricsObserver* observer = nullptr;  // may be null; must outlive the server
     // Batching fields a CreateLayer leaves at 0 are filled from these.

@@ -13,6 +13,8 @@
 #include "gtest/gtest.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/credentials.h"
+#include "server/grpc/layer_codec.h"
+#include "server/grpc/peer_policy.h"
 #include "tconv/kernel/status_macros.h"
 #include "tests/security/test_certs.h"
 #include "tests/server/grpc/test_server.h"
@@ -41,6 +43,7 @@ struct Security {
   TlsFiles tls;        // all empty = plaintext
   bool token = false;  // require kToken on the control plane
   bool protect_reads = false;
+  ControlPeerPolicy peers = {};  // who may mutate without a token
 };
 
 // One server with its own manager and repository; shut down by the destructor.
@@ -60,6 +63,7 @@ class SecureServer {
     options.manager = served->manager_.get();
     options.observer = &served->observer_;
     ASSIGN_OR_RETURN(options.credentials, MakeServerCredentials(security.tls));
+    options.control_peers = security.peers;
     if (security.token) {
       ASSIGN_OR_RETURN(Authorizer authorizer, Authorizer::Create({kToken, security.protect_reads}));
       options.authorizer = std::make_shared<const Authorizer>(std::move(authorizer));
@@ -176,6 +180,14 @@ class SecurityTest : public ::testing::Test {
     }
     return ToAbsl(status);
   }
+  absl::Status Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
+                    const std::string& authorization = "") {
+    inference::RepositoryModelLoadRequest request;
+    request.set_model_name(name);
+    inference::RepositoryModelLoadResponse response;
+    return ToAbsl(inference::GRPCInferenceService::NewStub(channel)->RepositoryModelLoad(
+        CallContext(authorization).get(), request, &response));
+  }
   absl::Status Unload(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                       const std::string& authorization = "") {
     inference::RepositoryModelUnloadRequest request;
@@ -273,6 +285,66 @@ TEST_F(SecurityTest, AuthInferenceProtectsInferenceButNotHealth) {
   inference::ServerLiveResponse live;
   EXPECT_OK(ToAbsl(oip->ServerLive(CallContext().get(), {}, &live)));
   EXPECT_TRUE(live.live());
+}
+
+// Without a token, mutations come from this machine only. The test's client is on loopback, so
+// the server is told to see loopback as remote: the same check a network peer meets.
+constexpr ControlPeerPolicy kLoopbackAsRemote{/*allow_remote_control=*/false,
+                                              /*treat_local_as_remote=*/true};
+
+TEST_F(SecurityTest, LoopbackMayMutateWithoutTokenByDefault) {
+  ASSERT_NO_FATAL_FAILURE(Serve({}));
+  auto channel = Channel(nullptr);
+  ASSERT_OK(Create(channel, "gen"));
+  EXPECT_OK(Infer(channel, "gen"));
+  EXPECT_OK(Unload(channel, "gen"));
+  EXPECT_OK(Load(channel, "gen"));
+  EXPECT_OK(Delete(channel, "gen"));
+  EXPECT_TRUE(server_->LayerNames().empty());
+}
+
+TEST_F(SecurityTest, RemoteMutationsWithoutTokenAreRefusedReadsStayOpen) {
+  ASSERT_NO_FATAL_FAILURE(Serve({{}, false, false, kLoopbackAsRemote}));
+  // The operator's layer, made server-side (as the repository would at start).
+  absl::StatusOr<LayerSpec> spec = DecodeLayerSpec(SeededLayer("gen", kConfig, 3, 7), {});
+  ASSERT_OK(spec);
+  ASSERT_OK(server_->manager().CreateLayer(*std::move(spec)));
+  auto channel = Channel(nullptr);
+
+  const absl::Status refused = Create(channel, "other");
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr("--allow_remote_control")));
+  EXPECT_THAT(refused.message(), HasSubstr("--auth_token_file"));
+  EXPECT_THAT(Create(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));  // replace
+  EXPECT_THAT(Delete(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Unload(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Load(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(server_->LayerNames(), ::testing::ElementsAre("gen"));
+
+  // Inference, metadata, listing and health are not mutations.
+  EXPECT_OK(Infer(channel, "gen"));
+  tconv::v1::ListLayersResponse list;
+  EXPECT_OK(ToAbsl(tconv::v1::LayerService::NewStub(channel)->ListLayers(CallContext().get(), {},
+                                                                          &list)));
+  EXPECT_EQ(list.layers_size(), 1);
+  EXPECT_OK(Health(channel));
+}
+
+TEST_F(SecurityTest, AllowRemoteControlOrATokenAdmitsRemoteMutations) {
+  ASSERT_NO_FATAL_FAILURE(
+      Serve({{}, false, false, {/*allow_remote_control=*/true, /*treat_local_as_remote=*/true}}));
+  auto channel = Channel(nullptr);
+  ASSERT_OK(Create(channel, "gen"));
+  EXPECT_OK(Unload(channel, "gen"));
+  EXPECT_OK(Load(channel, "gen"));
+  EXPECT_OK(Delete(channel, "gen"));
+
+  // A token replaces the peer rule: the right token is enough from anywhere.
+  ASSERT_NO_FATAL_FAILURE(Serve({ServerTls(), /*token=*/true, false, kLoopbackAsRemote}));
+  channel = Channel(Tls("ca.pem"));
+  EXPECT_THAT(Create(channel, "gen"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_OK(Create(channel, "gen", kRight));
+  EXPECT_OK(Delete(channel, "gen", kRight));
 }
 
 TEST_F(SecurityTest, ToolUsesTlsCaAndTokenFiles) {

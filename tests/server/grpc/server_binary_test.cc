@@ -29,7 +29,7 @@ TEST(ServerBinaryTest, HelpListsTheServersFlagsWithDefaultsAndExitsZero) {
   for (const char* expected :
        {"--grpc_address", "default: 0.0.0.0:8001", "--max_message_bytes", "default: 268435456",
         "--drain_timeout", "default: 10s", "--model_repository", "default: ./model_repository",
-        "--auth_token_file", "--max_batch_size", "--helpfull"}) {
+        "--auth_token_file", "--allow_remote_control", "--max_batch_size", "--helpfull"}) {
     EXPECT_THAT(run.out, ::testing::HasSubstr(expected));
   }
   EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("--flagfile")));  // Abseil's own
