@@ -21,7 +21,7 @@ trap cleanup EXIT
 
 mkdir -p "$tmp/repo"
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
-  --model_repository="$tmp/repo" --threads=2
+  --model_repository="$tmp/repo" --threads=2 --max_batch_size=8 --batch_timeout_us=250
 wait_healthy "$tool" "$GRPC_ADDRESS" 60
 timeout 120 "$py" "$here/triton_client_test.py" "$GRPC_ADDRESS" \
   "$repo/tests/conformance/conv2d_transpose_cases.jsonl"

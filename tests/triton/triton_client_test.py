@@ -78,7 +78,9 @@ def check_case(client, case):
 
     model_config = client.get_model_config(name, as_json=True)["config"]
     assert model_config["name"] == name and model_config["backend"] == "tconv", model_config
-    assert model_config["max_batch_size"] > 0, model_config
+    # run_test.sh starts the server with --max_batch_size=8 --batch_timeout_us=250.
+    assert model_config["max_batch_size"] == 8, model_config
+    assert int(model_config["dynamic_batching"]["max_queue_delay_microseconds"]) == 250, model_config
     filters = config["filters"]
     assert model_config["input"][0]["data_type"] == "TYPE_FP32", model_config
     # Triton's batch convention: no batch dimension in dims when max_batch_size > 0.
@@ -87,7 +89,6 @@ def check_case(client, case):
     assert [int(d) for d in model_config["output"][0]["dims"]] == (
         [filters, -1, -1] if first else [-1, -1, filters]), model_config
     assert model_config["instance_group"][0]["kind"] == "KIND_CPU", model_config
-    assert "dynamic_batching" in model_config, model_config
 
     x = np.array(case["input"], dtype=np.float32).reshape(case["input_shape"])
     result = client.infer(name, make_inputs(x), outputs=[grpcclient.InferRequestedOutput("output")],
