@@ -13,7 +13,7 @@ namespace tconv::server {
 namespace {
 
 // The server-wide features this implementation of the protocol offers.
-constexpr const char* kExtensions[] = {"model_repository"};
+constexpr const char* kExtensions[] = {"model_repository", "model_configuration"};
 
 absl::Status NotReadyError() {
   return absl::UnavailableError("server is not ready: loading its repository or draining");
