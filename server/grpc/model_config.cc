@@ -51,7 +51,7 @@ void EncodeModelConfig(const LayerInfo& info, inference::ModelConfig* config) {
 grpc::ServerUnaryReactor* InferenceService::ModelConfig(CallContext* context,
                                                         const inference::ModelConfigRequest* request,
                                                         inference::ModelConfigResponse* response) {
-  if (absl::Status denied = Authorize(options_.authorizer, *context, Authorizer::Scope::kRead);
+  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
       !denied.ok()) {
     return FinishNow(context, denied);
   }
