@@ -10,7 +10,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "stubs.h"
-#include "tconv/kernel/status_macros.h"
+#include "tconv/status/status_macros.h"
 
 namespace tconv::client {
 

@@ -6,7 +6,7 @@
 #include "convert.h"
 #include "stubs.h"
 #include "tconv/client/client.h"
-#include "tconv/kernel/status_macros.h"
+#include "tconv/status/status_macros.h"
 
 namespace tconv::client {
 namespace {
