@@ -16,6 +16,7 @@ RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY proto/ proto/
+COPY status/ status/
 COPY kernel/ kernel/
 COPY server/ server/
 COPY client/ client/

@@ -4,7 +4,8 @@
 # Test and benchmark tools from the Python package index live there, never in the product.
 # Usage: scripts/python-env.sh NAME REQUIREMENTS_FILE
 #   e.g. py=$(scripts/python-env.sh keras tests/keras/requirements.txt)
-# An environment is rebuilt only when its requirements file changed (a stamp holds its hash).
+# An environment is rebuilt only when its requirements file changed (a stamp holds its hash);
+# concurrent callers are serialised by a lock file beside it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 name=${1:?usage: python-env.sh NAME REQUIREMENTS_FILE}
@@ -12,6 +13,11 @@ requirements=$(realpath "${2:?usage: python-env.sh NAME REQUIREMENTS_FILE}")
 venv="$repo/build/venvs/$name"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
+
+# Tests that share an environment run in parallel (ctest -j): one creates it, the others wait.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 
 if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   echo "$venv/bin/python"

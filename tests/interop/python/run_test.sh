@@ -27,7 +27,8 @@ trap cleanup EXIT
 mkdir -p "$tmp/stubs" "$tmp/repo"
 protoc -I "$repo/proto" --python_out="$tmp/stubs" --grpc_python_out="$tmp/stubs" \
   --plugin=protoc-gen-grpc_python="$plugin" \
-  "$repo/proto/tconv/v1/layer_service.proto" "$repo/proto/inference/grpc_service.proto"
+  "$repo/proto/tconv/v1/layer_service.proto" "$repo/proto/inference/grpc_service.proto" \
+  "$repo/proto/inference/model_config.proto"
 
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --model_repository="$tmp/repo" --threads=2
