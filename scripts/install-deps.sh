@@ -2,13 +2,13 @@
 # Installs every Debian 12 package tconv needs to build, test and run.
 # Usage: scripts/install-deps.sh [--test] [--bench] [--deploy]
 #   --test   also what the test suite needs (podman, prometheus, python/node clients; openssl
-#            makes the throwaway certificates of tests/security)
+#            makes the throwaway certificates of tests/security; python3-venv the venvs of
+#            scripts/python-env.sh, where the Python clients come from the package index)
 #   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
 #            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
 #            and gnuplot, which draws the results
 #   --deploy also what the deployment tests need: podman (container image), Prometheus
-#            (promtool, real scrape), Node/npm (manifest validation, Node client) and Python's
-#            gRPC (Python client)
+#            (promtool, real scrape) and Node/npm (manifest validation, Node client)
 # Runs as root (or through sudo when available). Safe to run again.
 set -euo pipefail
 
@@ -20,11 +20,11 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-numpy openssl) ;;
+    --test) packages+=(python3 python3-venv python3-numpy openssl) ;;
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
-      packages+=(podman buildah runc debootstrap prometheus curl python3 python3-grpcio
-                 python3-protobuf python3-numpy protobuf-compiler-grpc)
+      packages+=(podman buildah runc debootstrap prometheus curl python3 python3-venv
+                 python3-numpy)
       # Keep a Node.js that is already installed (e.g. NodeSource's, which bundles npm and
       # conflicts with Debian's npm package).
       command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm) ;;

@@ -7,7 +7,7 @@ in place, so the relative path holds). Every .proto below that folder is compile
 proto/CMakeLists.txt does for C++, so a message or RPC added there reaches Python unchanged.
 
 protoc writes imports by proto path (`from inference import model_config_pb2`); they are
-rewritten to `from tconv_client._proto.inference import ...` so the stubs live inside this
+rewritten to `from tconv_client.proto.inference import ...` so the stubs live inside this
 package and never shadow the top-level `grpc` package (grpc.health.v1's proto package), and
 they register into tconv_client._pool's descriptor pool instead of protobuf's default one (see
 there: otherwise tconv_client and tritonclient could not be imported together).
@@ -22,7 +22,7 @@ from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
 HERE = pathlib.Path(__file__).resolve().parent
-STUB_PACKAGE = "tconv_client._proto"
+STUB_PACKAGE = "tconv_client.proto"
 DEFAULT_POOL = "_descriptor_pool.Default()"
 BUILDER_IMPORT = "from google.protobuf.internal import builder as _builder"
 

@@ -1,11 +1,13 @@
-"""Calls a running tconv server from Python and checks it against golden Keras results.
+"""Calls a running tconv server from Python with tconv-client (client/python) and checks it
+against golden Keras results.
 
-Usage: python3 example.py HOST:PORT conv2d_transpose_cases.jsonl
+Usage: python example.py HOST:PORT conv2d_transpose_cases.jsonl
 For a few golden cases (channels_last and channels_first, with and without bias): creates the
-layer with the case's weights through tconv.v1.LayerService, runs ModelInfer with raw FP32
-tensors, and checks every output element within the conformance tolerance
-|got - want| <= 1e-4 + 1e-4 * |want|. Also checks the weight checksum the server reports, an
-exact INVALID_ARGUMENT for a wrongly sized tensor, and NOT_FOUND after deleting the layer.
+layer with the case's weights, runs it on the case's input, and checks every output element
+within the conformance tolerance |got - want| <= 1e-4 + 1e-4 * |want|. Also checks the weight
+checksum the server reports, an exact INVALID_ARGUMENT for a tensor whose bytes do not match its
+shape (sent through the package's generated OIP stubs, as a user with a custom request would),
+and NOT_FOUND after deleting the layer.
 """
 import json
 import sys
@@ -14,6 +16,7 @@ import grpc
 import numpy as np
 
 import tconv_client
+from tconv_client.proto.inference import grpc_service_pb2, grpc_service_pb2_grpc
 
 
 def pick_cases(path):
@@ -40,7 +43,11 @@ def pick_cases(path):
 def expect_code(code, call):
     try:
         call()
-    except grpc.RpcError as e:
+    except tconv_client.TconvError as e:
+        if e.code != code:
+            raise AssertionError(f"expected {code}, got {e}") from e
+        return e.message
+    except grpc.RpcError as e:  # a call on the raw stubs
         if e.code() != code:
             raise AssertionError(f"expected {code}, got {e.code()}: {e.details()}") from e
         return e.details()
@@ -57,10 +64,10 @@ def run_case(client, kind, case):
     bias = None if case.get("bias") is None else np.array(case["bias"], dtype=np.float32)
     name = "py_" + case["name"]
 
-    layer = client.create_layer(name, config, kernel=kernel, bias=bias, replace=True)
+    layer = client.create(name, config, kernel, bias, replace=True)
     assert layer.weight_checksum == tconv_client.weight_checksum(kernel, bias), \
         f"{name}: weight checksum {layer.weight_checksum:#x} != {tconv_client.weight_checksum(kernel, bias):#x}"
-    assert list(client.get_layer(name).kernel_shape) == list(kernel.shape)
+    assert client.get(name).kernel_shape == kernel.shape
 
     got = client.infer(name, x)
     want = np.array(case["output"], dtype=np.float32).reshape(case["output_shape"])
@@ -73,15 +80,16 @@ def run_case(client, kind, case):
     print(f"ok  {kind:20s} {name}: {got.size} elements, max |err| {err.max():.2e}")
 
     # A tensor whose byte size does not match its shape is refused precisely.
-    message = expect_code(grpc.StatusCode.INVALID_ARGUMENT, lambda: client.inference.ModelInfer(
-        bad_size_request(name, x), timeout=client.timeout))
+    inference = grpc_service_pb2_grpc.GRPCInferenceServiceStub(client.channel)
+    message = expect_code(grpc.StatusCode.INVALID_ARGUMENT, lambda: inference.ModelInfer(
+        bad_size_request(name, x), timeout=30, metadata=client.metadata))
     print(f"ok  wrong byte size -> INVALID_ARGUMENT ({message})")
-    client.delete_layer(name)
+    client.delete(name)
     expect_code(grpc.StatusCode.NOT_FOUND, lambda: client.infer(name, x))
 
 
 def bad_size_request(name, x):
-    request = tconv_client.grpc_service_pb2.ModelInferRequest(model_name=name)
+    request = grpc_service_pb2.ModelInferRequest(model_name=name)
     request.inputs.add(name="input", datatype="FP32", shape=list(x.shape))
     request.raw_input_contents.append(np.ascontiguousarray(x, dtype="<f4").tobytes()[:-4])
     return request
@@ -89,14 +97,11 @@ def bad_size_request(name, x):
 
 def main():
     target, cases_path = sys.argv[1], sys.argv[2]
-    client = tconv_client.Client(target)
-    try:
+    with tconv_client.Client(target) as client:
         if not client.wait_ready(timeout=30):
             raise SystemExit(f"{target}: server is not ready")
         for kind, case in pick_cases(cases_path).items():
             run_case(client, kind, case)
-    finally:
-        client.close()
     print("python client: all checks passed")
 
 

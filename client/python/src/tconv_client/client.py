@@ -2,16 +2,17 @@
 
 Control plane: tconv.v1.LayerService. Inference: the Open Inference Protocol v2
 (inference.GRPCInferenceService ModelInfer) with raw little-endian FP32 tensors. Health:
-grpc.health.v1. Stubs are generated from tconv's proto/ when the package is built.
+grpc.health.v1. Stubs are generated from tconv's proto/ when the package is built, into
+tconv_client.proto (public, for calls this class does not wrap).
 """
 import json
 
 import grpc
 import numpy as np
 
-from tconv_client._proto.grpc.health.v1 import health_pb2, health_pb2_grpc
-from tconv_client._proto.inference import grpc_service_pb2, grpc_service_pb2_grpc
-from tconv_client._proto.tconv.v1 import layer_service_pb2, layer_service_pb2_grpc
+from tconv_client.proto.grpc.health.v1 import health_pb2, health_pb2_grpc
+from tconv_client.proto.inference import grpc_service_pb2, grpc_service_pb2_grpc
+from tconv_client.proto.tconv.v1 import layer_service_pb2, layer_service_pb2_grpc
 from tconv_client.errors import TconvError, invalid_argument
 from tconv_client.layer import layer_from_proto
 
@@ -66,6 +67,17 @@ class Client:
         self._layers = layer_service_pb2_grpc.LayerServiceStub(self._channel)
         self._inference = grpc_service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    @property
+    def channel(self):
+        """The grpc.Channel, for calls this class does not wrap: the generated stubs are in
+        tconv_client.proto (e.g. tconv_client.proto.inference.grpc_service_pb2_grpc)."""
+        return self._channel
+
+    @property
+    def metadata(self):
+        """The metadata sent with every call (the token), for calls on `channel`."""
+        return self._metadata
 
     def close(self):
         self._channel.close()
