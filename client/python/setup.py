@@ -74,6 +74,9 @@ def generate_stubs(out_dir):
 
 class BuildPyWithStubs(build_py):
     def run(self):
+        # pip builds this folder in place and setuptools keeps build/lib between builds: start
+        # from nothing, or a module deleted from src/ would stay in the next wheel.
+        shutil.rmtree(pathlib.Path(self.build_lib, "tconv_client"), ignore_errors=True)
         super().run()
         generate_stubs(self.build_lib)
 
