@@ -9,6 +9,7 @@ gRPC code in TconvError. run_test.sh starts the servers and sets:
   TCONV_TOKEN        its token
   TCONV_CONFORMANCE  tests/conformance
 """
+import concurrent.futures
 import datetime
 import json
 import os
@@ -246,6 +247,19 @@ class Api(unittest.TestCase):
                          np.full(x.shape, "a"))
         self.assert_code(Code.INVALID_ARGUMENT, self.client.infer, "py_api_err",
                          np.zeros((0,) + x.shape[1:], np.float32))
+        self.assert_code(Code.INVALID_ARGUMENT, self.client.infer, "py_api_err", [[1.0], [1.0, 2.0]])
+
+    def test_one_client_shared_by_threads(self):
+        """8 threads x 25 calls on one Client, each with its own input (merged into batches by
+        the server): every answer is its own input's, bit for bit."""
+        _, x = self.create("py_api_threads", self.last)
+        rng = np.random.default_rng(5)
+        inputs = [rng.uniform(-1, 1, x.shape).astype(np.float32) for _ in range(200)]
+        want = [self.client.infer("py_api_threads", xi) for xi in inputs]  # one at a time
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda xi: self.client.infer("py_api_threads", xi), inputs))
+        for i, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_array_equal(g, w, err_msg=f"call {i}")
 
     def test_tritonclient_in_the_same_process_agrees(self):
         _, x = self.create("py_api_triton", self.last)

@@ -178,7 +178,10 @@ class Client:
 
 
 def _float32(array, what):
-    array = np.asarray(array)
+    try:
+        array = np.asarray(array)
+    except (TypeError, ValueError) as error:  # e.g. a ragged nested list
+        raise invalid_argument(f"{what} is not an array: {error}") from None
     if array.dtype.kind not in _REAL_KINDS:
         raise invalid_argument(f"{what} has dtype {array.dtype}; expected real numbers (sent as float32)")
     return np.ascontiguousarray(array, dtype="<f4")
