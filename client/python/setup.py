@@ -39,7 +39,7 @@ def proto_root():
 
 
 def generate_stubs(out_dir):
-    """Runs grpc_tools.protoc on every .proto under proto_root() into out_dir/tconv_client/_proto."""
+    """Runs grpc_tools.protoc on every .proto under proto_root() into out_dir/tconv_client/proto."""
     import grpc_tools
     from grpc_tools import protoc
 

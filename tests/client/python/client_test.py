@@ -210,6 +210,8 @@ class Api(unittest.TestCase):
         self.assert_code(Code.INVALID_ARGUMENT, self.client.create, "py_api_bad", "{not json",
                          None, in_channels=3)
         self.assert_code(Code.INVALID_ARGUMENT, self.client.create, "py_api_bad",
+                         {"filters": object()}, None, in_channels=3)
+        self.assert_code(Code.INVALID_ARGUMENT, self.client.create, "py_api_bad",
                          self.last["config"], np.zeros((5, 5, 3, 3), dtype=complex))
 
     def test_infer_channels_first_and_dtypes(self):

@@ -106,7 +106,10 @@ class Client:
         weights from the config's initializers with `seed`; then `in_channels` is required.
         batching: a tconv_client.Batching, None = the server's defaults.
         """
-        config_json = config if isinstance(config, str) else json.dumps(config)
+        try:
+            config_json = config if isinstance(config, str) else json.dumps(config)
+        except (TypeError, ValueError) as error:
+            raise invalid_argument(f"config is not JSON-serialisable: {error}") from None
         request = layer_service_pb2.CreateLayerRequest(
             name=name, config_json=config_json, in_channels=in_channels, seed=seed, replace=replace)
         if kernel is not None:
