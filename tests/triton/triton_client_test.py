@@ -119,7 +119,7 @@ def main():
     assert client.is_server_live() and client.is_server_ready()
     metadata = client.get_server_metadata(as_json=True)
     assert metadata["name"] == "tconv", metadata
-    assert set(metadata["extensions"]) == {"model_repository", "model_configuration"}, metadata
+    assert set(metadata["extensions"]) == {"model_repository", "model_configuration", "statistics"}, metadata
 
     last = next(c for c in cases if not channels_first(c["config"]))
     first = next(c for c in cases if channels_first(c["config"]))
