@@ -62,6 +62,9 @@ struct InferenceRequest {
   // Polled before computing: a cancelled request is dropped (answered CANCELLED, not run).
   std::function<bool()> is_cancelled;
   absl::Time enqueued = absl::Now();  // set by the caller when the request arrived
+  // The layer version asked for, in decimal; "" = the one served. LayerManager::Infer answers
+  // NOT_FOUND for any other; the batcher ignores it.
+  std::string version;
 };
 
 struct InferenceResult {
@@ -70,6 +73,7 @@ struct InferenceResult {
   absl::Duration queue_duration;    // from enqueue to the start of its kernel run
   absl::Duration compute_duration;  // of the kernel run it was part of
   int64_t batch_size = 0;           // examples in that kernel run
+  int64_t version = 0;              // the layer version that computed it (LayerManager::Infer)
 };
 
 // Called exactly once per submitted request, possibly inline from Submit (immediate refusals)

@@ -1,5 +1,6 @@
 #include "server/core/layer_manager.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -33,6 +34,18 @@ uint64_t WeightChecksum(const LayerWeights& weights) {
     }
   }
   return hash;
+}
+
+// Whether a folder read again holds what `served` serves: then a reload keeps the version.
+bool SameContent(const ServedLayer& served, const Conv2DTranspose& loaded,
+                 const BatchingOptions& batching) {
+  const BatchingOptions& was = served.info.batching;
+  return served.layer->config().ToJson() == loaded.config().ToJson() &&
+         served.layer->in_channels() == loaded.in_channels() &&
+         served.info.weight_checksum == WeightChecksum(loaded.weights()) &&
+         was.max_batch_size == batching.max_batch_size &&
+         was.batch_timeout == batching.batch_timeout &&
+         was.max_queue_size == batching.max_queue_size;
 }
 
 absl::Status NotServed(const std::string& name) {
@@ -88,7 +101,7 @@ class LayerManagerImpl final : public LayerManager {
   void LoadAll() ABSL_LOCKS_EXCLUDED(write_mu_) {
     std::lock_guard lock(write_mu_);
     for (const std::string& name : repository_->List()) {
-      auto entry = LoadEntry(name);
+      auto entry = LoadEntry(name, /*served=*/nullptr);
       if (entry.ok()) {
         Publish(*std::move(entry)).reset();  // nothing to retire at start-up
         continue;
@@ -106,19 +119,22 @@ class LayerManagerImpl final : public LayerManager {
     if (spec.batching) RETURN_IF_ERROR(Prefixed(spec.batching->Validate(), "batching: "));
     if (!spec.replace) RETURN_IF_ERROR(CheckNameFree(spec.name));  // early; checked again below
     ASSIGN_OR_RETURN(LayerWeights weights, WeightsFromSpec(*config, spec));
-    // Validation, weight packing and the batcher happen before the lock: they may be slow
-    // and nothing is changed until Save() succeeds.
-    StoredLayer stored{*std::move(config), spec.in_channels, std::move(weights), spec.batching,
-                       absl::Now()};
-    ASSIGN_OR_RETURN(auto entry, Build(spec.name, std::move(stored)));
+    // Validation and weight packing happen before the lock: they may be slow and nothing is
+    // changed until Save() succeeds. The batcher (cheap) is made under it, with the version.
+    ASSIGN_OR_RETURN(
+        std::shared_ptr<const Conv2DTranspose> layer,
+        Conv2DTranspose::Create(*std::move(config), spec.in_channels, std::move(weights)));
     std::shared_ptr<const ServedLayer> replaced;
+    std::shared_ptr<const ServedLayer> entry;
     {
       std::lock_guard lock(write_mu_);
       if (!spec.replace) RETURN_IF_ERROR(CheckNameFreeLocked(spec.name));
-      const Conv2DTranspose& layer = *entry->layer;
+      // Under the lock, so two replaces of one layer cannot take the same number.
+      const int64_t version = NextVersionLocked(spec.name);
+      ASSIGN_OR_RETURN(entry, Build(spec.name, layer, spec.batching, absl::Now(), version));
       RETURN_IF_ERROR(
-          repository_->Save(spec.name, {layer.config(), layer.in_channels(), layer.weights(),
-                                        spec.batching, entry->info.created}));
+          repository_->Save(spec.name, {layer->config(), layer->in_channels(), layer->weights(),
+                                        spec.batching, entry->info.created, version}));
       unavailable_.erase(spec.name);
       replaced = Publish(entry);
     }
@@ -155,11 +171,14 @@ class LayerManagerImpl final : public LayerManager {
     std::map<std::string, RepositoryEntry> entries;
     for (const std::string& name : repository_->List()) {
       const auto it = unavailable_.find(name);
+      const auto version = repository_->StoredVersion(name);
       entries[name] = {name, RepositoryEntry::State::kUnavailable,
-                       it == unavailable_.end() ? "not loaded" : it->second};
+                       it == unavailable_.end() ? "not loaded" : it->second,
+                       version.ok() ? *version : 0};
     }
     for (const auto& entry : registry_.List()) {
-      entries[entry->info.name] = {entry->info.name, RepositoryEntry::State::kReady, ""};
+      entries[entry->info.name] = {entry->info.name, RepositoryEntry::State::kReady, "",
+                                   entry->info.version};
     }
     std::vector<RepositoryEntry> result;
     for (auto& [name, entry] : entries) result.push_back(std::move(entry));
@@ -174,7 +193,7 @@ class LayerManagerImpl final : public LayerManager {
       if (!repository_->Contains(name)) {
         return absl::NotFoundError(absl::StrCat("no folder '", name, "' in the model repository"));
       }
-      auto entry = LoadEntry(name);
+      auto entry = LoadEntry(name, registry_.Find(name));
       if (!entry.ok()) {
         // A layer being served keeps being served: a failed reload changes nothing.
         if (registry_.Find(name) == nullptr) {
@@ -213,7 +232,16 @@ class LayerManagerImpl final : public LayerManager {
       std::move(done)(NotServed(name));
       return;
     }
-    entry->batcher->Submit(std::move(request), std::move(done));
+    if (absl::Status other = CheckLayerVersion(entry->info, request.version); !other.ok()) {
+      std::move(done)(std::move(other));
+      return;
+    }
+    entry->batcher->Submit(std::move(request),
+                           [version = entry->info.version, done = std::move(done)](
+                               absl::StatusOr<InferenceResult> result) mutable {
+                             if (result.ok()) result->version = version;
+                             std::move(done)(std::move(result));
+                           });
   }
 
   absl::StatusOr<std::shared_ptr<const Conv2DTranspose>> FindLayer(
@@ -225,6 +253,8 @@ class LayerManagerImpl final : public LayerManager {
   }
 
   void StartDraining() override { draining_.store(true, std::memory_order_release); }
+
+  InferenceStatistics& statistics() override { return statistics_; }
 
  private:
   absl::Status CheckNameFree(const std::string& name) ABSL_LOCKS_EXCLUDED(write_mu_) {
@@ -238,41 +268,77 @@ class LayerManagerImpl final : public LayerManager {
         absl::StrCat("layer '", name, "' already exists; set replace to replace it"));
   }
 
-  // Creates the kernel layer (validating config and weights) and its batcher.
-  absl::StatusOr<std::shared_ptr<const ServedLayer>> Build(const std::string& name,
-                                                           StoredLayer stored) const {
-    const int64_t in_channels = stored.in_channels;
-    ASSIGN_OR_RETURN(auto layer, Conv2DTranspose::Create(std::move(stored.config), in_channels,
-                                                         std::move(stored.weights)));
-    const BatchingOptions batching = stored.batching.value_or(options_.default_batching);
-    ASSIGN_OR_RETURN(auto batcher,
-                     Batcher::Create(batching, name, layer, options_.executor, options_.observer));
+  // The number a replace of `name` serves: one above both the served version and the one on
+  // disk (a folder that cannot be loaded still records its number), 1 for a new layer.
+  int64_t NextVersionLocked(const std::string& name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    int64_t last = 0;
+    if (const auto served = registry_.Find(name); served != nullptr) last = served->info.version;
+    if (repository_->Contains(name)) {
+      if (auto stored = repository_->StoredVersion(name); stored.ok()) {
+        last = std::max(last, *stored);
+      }
+    }
+    return last + 1;
+  }
+
+  // The served entry of a kernel layer: its batcher, reporting to the version's counters.
+  absl::StatusOr<std::shared_ptr<const ServedLayer>> Build(
+      const std::string& name, std::shared_ptr<const Conv2DTranspose> layer,
+      const std::optional<BatchingOptions>& stored_batching, std::optional<absl::Time> created,
+      int64_t version) {
+    const BatchingOptions batching = stored_batching.value_or(options_.default_batching);
     auto entry = std::make_shared<ServedLayer>();
+    entry->statistics = statistics_.ForVersion(name, version);
+    ASSIGN_OR_RETURN(entry->batcher, Batcher::Create(batching, name, layer, options_.executor,
+                                                     entry->statistics.get()));
     const LayerConfig& config = layer->config();
+    const int64_t in_channels = layer->in_channels();
     entry->info = {name,
                    config,
                    in_channels,
                    {config.kernel_size[0], config.kernel_size[1], config.filters, in_channels},
                    WeightChecksum(layer->weights()),
-                   stored.created.value_or(absl::Now()),
-                   batching};
+                   created.value_or(absl::Now()),
+                   batching,
+                   version};
     entry->layer = std::move(layer);
-    entry->batcher = std::move(batcher);
     return std::shared_ptr<const ServedLayer>(std::move(entry));
   }
 
-  absl::StatusOr<std::shared_ptr<const ServedLayer>> LoadEntry(const std::string& name) const
+  // Reads a folder and builds its entry. Against `served` (the entry now served under that
+  // name, or null): a folder whose content changed is a replace, version + 1, and the new
+  // number is written back to the folder so that a restart serves it too; an unchanged one
+  // keeps the served version and its statistics.
+  absl::StatusOr<std::shared_ptr<const ServedLayer>> LoadEntry(
+      const std::string& name, const std::shared_ptr<const ServedLayer>& served)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     ASSIGN_OR_RETURN(StoredLayer stored, repository_->Load(name));
-    return Build(name, std::move(stored));
+    ASSIGN_OR_RETURN(std::shared_ptr<const Conv2DTranspose> layer,
+                     Conv2DTranspose::Create(std::move(stored.config), stored.in_channels,
+                                             std::move(stored.weights)));
+    int64_t version = stored.version;
+    if (served != nullptr) {
+      version = std::max(version, served->info.version);
+      const BatchingOptions batching = stored.batching.value_or(options_.default_batching);
+      if (!SameContent(*served, *layer, batching)) ++version;
+    }
+    if (version != stored.version) {
+      RETURN_IF_ERROR(
+          repository_->Save(name, {layer->config(), layer->in_channels(), layer->weights(),
+                                   stored.batching, stored.created, version}));
+    }
+    return Build(name, std::move(layer), stored.batching, stored.created, version);
   }
 
   // Serves `entry`; returns the entry it replaced, for the caller to retire after unlocking.
   std::shared_ptr<const ServedLayer> Publish(std::shared_ptr<const ServedLayer> entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     const std::string name = entry->info.name;
+    const auto statistics = entry->statistics;
     auto replaced = registry_.Put(std::move(entry));
-    if (replaced == nullptr && options_.observer != nullptr) options_.observer->OnLayerAdded(name);
+    if (replaced == nullptr) statistics_.OnLayerAdded(name);
+    statistics_.Serve(statistics);
     return replaced;
   }
 
@@ -283,11 +349,13 @@ class LayerManagerImpl final : public LayerManager {
     auto removed = registry_.Remove(name);
     if (removed == nullptr) return false;
     RetireWhenUnused(std::move(removed));
-    if (options_.observer != nullptr) options_.observer->OnLayerRemoved(name);
+    statistics_.OnLayerRemoved(name);
     return true;
   }
 
   const Options options_;
+  // Counts every event on its way to options_.observer; outlives the registry's batchers.
+  InferenceStatistics statistics_{options_.observer};
   // Serializes every change (registry membership, repository, unavailable_); lookups for
   // inference never take it.
   // A std::mutex for ThreadSanitizer's sake (see layer_registry.h); the ABSL_* annotations
@@ -300,6 +368,13 @@ class LayerManagerImpl final : public LayerManager {
 };
 
 }  // namespace
+
+absl::Status CheckLayerVersion(const LayerInfo& info, absl::string_view requested) {
+  if (requested.empty() || requested == absl::StrCat(info.version)) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("layer ", QuoteName(info.name), " has no version ",
+                                          QuoteName(requested), "; it serves version '",
+                                          info.version, "'"));
+}
 
 absl::StatusOr<std::unique_ptr<LayerManager>> LayerManager::Create(Options options) {
   if (options.executor == nullptr) {

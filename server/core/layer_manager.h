@@ -13,8 +13,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/core/batcher.h"
+#include "server/core/inference_statistics.h"
 #include "server/core/metrics_observer.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
@@ -45,13 +47,21 @@ struct LayerInfo {
   uint64_t weight_checksum = 0;           // FNV-1a 64 over kernel then bias float32 bytes
   absl::Time created;
   BatchingOptions batching;
+  // 1 for a new layer; every replace (CreateLayer with replace, or LoadFromRepository of a
+  // folder whose content changed) serves version + 1. Persisted in the repository.
+  int64_t version = 1;
 };
+
+// OK when `requested` is "" or the decimal form of info.version; otherwise NOT_FOUND naming
+// the layer, the version asked for and the one served.
+absl::Status CheckLayerVersion(const LayerInfo& info, absl::string_view requested);
 
 // One folder of the model repository as found on disk or served.
 struct RepositoryEntry {
   std::string name;
   enum class State { kReady, kUnavailable } state = State::kReady;
-  std::string reason;  // why it is unavailable (load error, unloaded)
+  std::string reason;   // why it is unavailable (load error, unloaded)
+  int64_t version = 0;  // served, or recorded in the folder; 0 = unreadable
 };
 
 class LayerManager {
@@ -84,15 +94,21 @@ class LayerManager {
   virtual absl::Status Unload(const std::string& name) = 0;
 
   // Runs a forward pass through the layer's batcher; `done` gets NOT_FOUND for an unknown
-  // layer, UNAVAILABLE while draining, or the batcher's answer.
-  virtual void Infer(const std::string& name, InferenceRequest request,
-                     InferenceCallback done) = 0;
+  // layer or a request.version other than the served one, UNAVAILABLE while draining, or the
+  // batcher's answer, with result.version = the version that computed it. A request accepted
+  // by a version that is then replaced is still answered by that version.
+  virtual void Infer(const std::string& name, InferenceRequest request, InferenceCallback done) = 0;
   // The layer object itself, for metadata (NOT_FOUND when not served).
   virtual absl::StatusOr<std::shared_ptr<const Conv2DTranspose>> FindLayer(
       const std::string& name) const = 0;
 
   // From now on Infer answers UNAVAILABLE; requests already accepted still complete.
   virtual void StartDraining() = 0;
+
+  // Per layer and version, counted from the events that reach Options.observer (see
+  // inference_statistics.h). The transport reports its finished inference RPCs here (it
+  // forwards them to Options.observer), so both see every request.
+  virtual InferenceStatistics& statistics() = 0;
 };
 
 }  // namespace tconv::server

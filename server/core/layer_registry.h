@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "server/core/batcher.h"
+#include "server/core/inference_statistics.h"
 #include "server/core/layer_manager.h"
 #include "tconv/kernel/conv2d_transpose.h"
 
@@ -28,6 +29,8 @@ namespace tconv::server {
 struct ServedLayer {
   LayerInfo info;
   std::shared_ptr<const Conv2DTranspose> layer;
+  // The version's counters, which its batcher reports to: they outlive the batcher.
+  std::shared_ptr<InferenceStatistics::Version> statistics;
   std::unique_ptr<Batcher> batcher;  // declared last: destroyed first, while `layer` lives
 };
 

@@ -199,8 +199,17 @@ absl::StatusOr<StoredLayer> ModelRepository::Load(const std::string& name) const
   layer.in_channels = file.in_channels.value_or(0);
   layer.batching = file.batching;
   layer.created = file.created;
+  layer.version = file.version.value_or(1);
   RETURN_IF_ERROR(LoadWeights(folder, layer));
   return layer;
+}
+
+absl::StatusOr<int64_t> ModelRepository::StoredVersion(const std::string& name) const {
+  RETURN_IF_ERROR(ValidateLayerName(name));
+  ASSIGN_OR_RETURN(const std::string text, ReadConfigFile(PathOf(name) + "/" + kConfigFile));
+  ASSIGN_OR_RETURN(internal::LayerConfigFile file,
+                   internal::DecodeLayerConfigFile(text, options_.default_batching));
+  return file.version.value_or(1);
 }
 
 std::string ModelRepository::TempPath(const std::string& kind, const std::string& name) {
@@ -213,7 +222,8 @@ absl::Status ModelRepository::Save(const std::string& name, const StoredLayer& l
   const std::string temp = TempPath("tmp", name);
   const auto write_all = [&]() -> absl::Status {
     if (::mkdir(temp.c_str(), 0755) != 0) return IoError("create", temp, errno);
-    internal::LayerConfigFile file{config, layer.in_channels, layer.batching, layer.created};
+    internal::LayerConfigFile file{config, layer.in_channels, layer.batching, layer.created,
+                                   layer.version};
     RETURN_IF_ERROR(WriteSyncedFile(temp + "/" + kConfigFile, EncodeLayerConfigFile(file)));
     const std::vector<int64_t> kernel_shape = {config.kernel_size[0], config.kernel_size[1],
                                                config.filters, layer.in_channels};

@@ -37,8 +37,9 @@ struct StoredLayer {
   LayerWeights weights;                     // kernel (kh, kw, filters, in_channels), bias
   std::optional<BatchingOptions> batching;  // nullopt: follow the server's defaults
   std::optional<absl::Time> created;        // nullopt in a hand-written folder
+  // Raised by every replace (see LayerManager); kept on disk so a restart serves the same one.
+  int64_t version = 1;
 };
-
 
 class ModelRepository {
  public:
@@ -63,6 +64,9 @@ class ModelRepository {
   // a bad .npy, weights whose shape does not fit the config, or non-finite weights; NOT_FOUND
   // without such a folder.
   absl::StatusOr<StoredLayer> Load(const std::string& name) const;
+  // The version a folder records (1 when it records none), reading config.json only; for a
+  // folder that cannot be loaded, so that replacing it still raises the number.
+  absl::StatusOr<int64_t> StoredVersion(const std::string& name) const;
 
   // Writes the layer atomically, replacing any previous version. On error the previous
   // version (or absence) is left in place.

@@ -74,8 +74,9 @@ absl::StatusOr<LayerConfig> DecodeKeras(const json& keras) {
 
 absl::StatusOr<LayerConfigFile> DecodeTconvFormat(const json& root,
                                                   const BatchingOptions& defaults) {
-  RETURN_IF_ERROR(CheckKeys(root, "the top level",
-                            {"tconv_format", "keras", "in_channels", "created", "batching"}));
+  RETURN_IF_ERROR(
+      CheckKeys(root, "the top level",
+                {"tconv_format", "keras", "in_channels", "created", "batching", "version"}));
   LayerConfigFile file;
   if (root.contains("tconv_format")) {
     ASSIGN_OR_RETURN(const int64_t format, GetInteger(root, "tconv_format", 1));
@@ -100,6 +101,9 @@ absl::StatusOr<LayerConfigFile> DecodeTconvFormat(const json& root,
     }
     file.created = time;
   }
+  if (root.contains("version")) {
+    ASSIGN_OR_RETURN(file.version, GetInteger(root, "version", 1));
+  }
   if (root.contains("batching")) {
     ASSIGN_OR_RETURN(file.batching, DecodeBatching(root.at("batching"), defaults));
   }
@@ -116,6 +120,7 @@ std::string EncodeLayerConfigFile(const LayerConfigFile& file) {
   if (file.created) {
     root["created"] = absl::FormatTime(absl::RFC3339_full, *file.created, absl::UTCTimeZone());
   }
+  if (file.version) root["version"] = *file.version;
   if (file.batching) {
     root["batching"] = {
         {"max_batch_size", file.batching->max_batch_size},

@@ -23,6 +23,7 @@ struct LayerConfigFile {
   std::optional<int64_t> in_channels;       // absent in a plain Keras config
   std::optional<BatchingOptions> batching;  // absent: the server's defaults
   std::optional<absl::Time> created;
+  std::optional<int64_t> version;  // absent in a hand-written folder: version 1
 };
 
 // Pretty-printed JSON: {"tconv_format": 1, "keras": {...}, "in_channels": C, ...}.

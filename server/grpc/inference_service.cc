@@ -12,8 +12,8 @@
 namespace tconv::server {
 namespace {
 
-// The server-wide features this implementation of the protocol offers.
-constexpr const char* kExtensions[] = {"model_repository", "model_configuration"};
+// The server-wide features this implementation of the protocol offers, by Triton's names.
+constexpr const char* kExtensions[] = {"model_repository", "model_configuration", "statistics"};
 
 absl::Status NotReadyError() {
   return absl::UnavailableError("server is not ready: loading its repository or draining");
@@ -98,9 +98,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
   if (absl::Status invalid = ValidateLayerName(request->name()); !invalid.ok()) {
     return FinishNow(context, invalid);
   }
-  response->set_ready(ready_.load() &&
-                      CheckModelVersion(request->name(), request->version()).ok() &&
-                      options_.manager->FindLayer(request->name()).ok());
+  const absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
+  response->set_ready(ready_.load() && info.ok() &&
+                      CheckLayerVersion(*info, request->version()).ok());
   return FinishNow(context, absl::OkStatus());
 }
 
@@ -124,12 +124,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
       !denied.ok()) {
     return FinishNow(context, denied);
   }
-  absl::Status status = ValidateLayerName(request->name());
-  if (status.ok()) status = CheckModelVersion(request->name(), request->version());
-  if (!status.ok()) return FinishNow(context, status);
-  auto layer = options_.manager->FindLayer(request->name());
-  if (layer.ok()) EncodeModelMetadata(request->name(), **layer, response);
-  return FinishNow(context, layer.status());
+  const absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
+  absl::Status status = info.status();
+  if (status.ok()) status = CheckLayerVersion(*info, request->version());
+  if (status.ok()) EncodeModelMetadata(*info, response);
+  return FinishNow(context, status);
 }
 
 grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,

@@ -24,8 +24,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     LayerManager* manager = nullptr;  // required; must outlive the service
     // Required; runs RepositoryModelLoad/Unload (repository writes); must outlive the service.
     SerialExecutor* control = nullptr;
-    MetricsObserver* observer = nullptr;  // may be null; gets one OnRequest per ModelInfer
-    std::string version;                  // ServerMetadata.version
+    // Gets one OnRequest per ModelInfer; Server passes manager->statistics(), which counts it
+    // and forwards it to the exporter. May be null.
+    MetricsObserver* observer = nullptr;
+    std::string version;  // ServerMetadata.version
     // Its authorizer may be null (no token required) and must outlive the service. Repository
     // load/unload are kControl; ServerLive/ServerReady are never checked (probes); the rest kRead.
     Access access;
@@ -66,6 +68,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelConfig(CallContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) override;
+  // In model_statistics.cc (Triton's statistics extension).
+  grpc::ServerUnaryReactor* ModelStatistics(CallContext* context,
+                                            const inference::ModelStatisticsRequest* request,
+                                            inference::ModelStatisticsResponse* response) override;
   grpc::ServerUnaryReactor* RepositoryIndex(CallContext* context,
                                             const inference::RepositoryIndexRequest* request,
                                             inference::RepositoryIndexResponse* response) override;

@@ -55,11 +55,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(CallContext* context,
       !denied.ok()) {
     return FinishNow(context, denied);
   }
-  absl::Status status = CheckModelVersion(request->name(), request->version());
-  if (!status.ok()) return FinishNow(context, status);
-  absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
-  if (info.ok()) EncodeModelConfig(*info, response->mutable_config());
-  return FinishNow(context, info.status());
+  const absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
+  absl::Status status = info.status();
+  if (status.ok()) status = CheckLayerVersion(*info, request->version());
+  if (status.ok()) EncodeModelConfig(*info, response->mutable_config());
+  return FinishNow(context, status);
 }
 
 }  // namespace tconv::server

@@ -157,17 +157,10 @@ absl::Status ApplyLoadParameter(const std::string& key,
 
 }  // namespace
 
-absl::Status CheckModelVersion(absl::string_view model, absl::string_view version) {
-  if (version.empty() || version == kLiveVersion) return absl::OkStatus();
-  return absl::NotFoundError(absl::StrCat("model ", QuoteName(model), " has no version ",
-                                          QuoteName(version), "; its live version is '",
-                                          kLiveVersion, "'"));
-}
-
 absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& request) {
-  RETURN_IF_ERROR(CheckModelVersion(request.model_name(), request.model_version()));
   RETURN_IF_ERROR(CheckTensorNames(request));
   InferenceRequest decoded;
+  decoded.version = request.model_version();
   ASSIGN_OR_RETURN(decoded.shape, DecodeShape(request.inputs(0)));
   const int64_t elements =
       decoded.shape[0] * decoded.shape[1] * decoded.shape[2] * decoded.shape[3];
@@ -178,7 +171,7 @@ absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& req
 void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult& result,
                          inference::ModelInferResponse* response) {
   response->set_model_name(request.model_name());
-  response->set_model_version(std::string(kLiveVersion));
+  response->set_model_version(absl::StrCat(result.version));
   response->set_id(request.id());
   auto* output = response->add_outputs();
   output->set_name(std::string(kOutputName));
@@ -188,14 +181,13 @@ void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult
                                               result.output.size() * sizeof(float));
 }
 
-void EncodeModelMetadata(absl::string_view name, const Conv2DTranspose& layer,
-                         inference::ModelMetadataResponse* response) {
-  response->set_name(std::string(name));
-  response->add_versions(std::string(kLiveVersion));
+void EncodeModelMetadata(const LayerInfo& info, inference::ModelMetadataResponse* response) {
+  response->set_name(info.name);
+  response->add_versions(absl::StrCat(info.version));
   response->set_platform(std::string(kPlatform));
-  const int64_t in = layer.in_channels();
-  const int64_t out = layer.config().filters;
-  const bool last = layer.config().data_format == DataFormat::kChannelsLast;
+  const int64_t in = info.in_channels;
+  const int64_t out = info.config.filters;
+  const bool last = info.config.data_format == DataFormat::kChannelsLast;
   using Dims = std::array<int64_t, 4>;
   SetTensorMetadata(kInputName, last ? Dims{-1, -1, -1, in} : Dims{-1, in, -1, -1},
                     response->add_inputs());
@@ -210,7 +202,7 @@ void EncodeRepositoryIndex(const std::vector<RepositoryEntry>& entries, bool rea
     if (ready_only && !ready) continue;
     auto* model = response->add_models();
     model->set_name(entry.name);
-    model->set_version(std::string(kLiveVersion));
+    if (entry.version > 0) model->set_version(absl::StrCat(entry.version));
     model->set_state(ready ? "READY" : "UNAVAILABLE");
     model->set_reason(entry.reason);
   }

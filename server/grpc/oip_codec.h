@@ -23,27 +23,22 @@ inline constexpr absl::string_view kInputName = "input";
 inline constexpr absl::string_view kOutputName = "output";
 inline constexpr absl::string_view kDatatype = "FP32";
 inline constexpr absl::string_view kPlatform = "keras_conv2dtranspose";
-// The only version a layer has (LayerInfo carries no version counter yet).
-inline constexpr absl::string_view kLiveVersion = "1";
-
-// OK for an empty version or the live one; NOT_FOUND naming model and version otherwise.
-absl::Status CheckModelVersion(absl::string_view model, absl::string_view version);
-
 // The request's single input tensor as the core's request (shape in the layer's data_format;
 // deadline and cancellation are the caller's to fill). INVALID_ARGUMENT, saying what was
 // expected, for: not exactly one input, another input name, a datatype other than FP32, a
 // shape that is not 4 positive dimensions, a raw byte size other than product(shape) * 4,
 // raw and typed contents together, typed contents of the wrong type or count, or a requested
-// output other than "output". NOT_FOUND for a version other than the live one.
+// output other than "output". The version asked for is the manager's to check.
 absl::StatusOr<InferenceRequest> DecodeInferRequest(const inference::ModelInferRequest& request);
 
-// Fills the response with the result in raw form (raw_output_contents) and echoes the id.
+// Fills the response with the result in raw form (raw_output_contents), the version that
+// computed it, and echoes the id.
 void EncodeInferResponse(const inference::ModelInferRequest& request, const InferenceResult& result,
                          inference::ModelInferResponse* response);
 
-// Input/output tensor metadata of a layer, -1 for the dimensions that vary per request.
-void EncodeModelMetadata(absl::string_view name, const Conv2DTranspose& layer,
-                         inference::ModelMetadataResponse* response);
+// Input/output tensor metadata of a layer, -1 for the dimensions that vary per request, and
+// its served version (the only one that answers).
+void EncodeModelMetadata(const LayerInfo& info, inference::ModelMetadataResponse* response);
 
 // Every repository entry (only ready ones when `ready_only`) with state and reason.
 void EncodeRepositoryIndex(const std::vector<RepositoryEntry>& entries, bool ready_only,

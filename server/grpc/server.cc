@@ -45,14 +45,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(Options options) {
 
 Server::Server(Options options)
     : options_(std::move(options)),
-      inference_service_(std::make_unique<InferenceService>(
-          InferenceService::Options{options_.manager, &control_, options_.observer,
-                                    options_.version,
-                                    Access{options_.authorizer.get(), options_.control_peers},
-                                    options_.max_message_bytes})),
-      layer_service_(std::make_unique<LayerService>(LayerService::Options{
-          options_.manager, &control_, options_.default_batching,
-          Access{options_.authorizer.get(), options_.control_peers}})) {}
+      inference_service_(std::make_unique<InferenceService>(InferenceService::Options{
+          options_.manager, &control_, &options_.manager->statistics(), options_.version,
+          Access{options_.authorizer.get(), options_.control_peers}, options_.max_message_bytes})),
+      layer_service_(std::make_unique<LayerService>(
+          LayerService::Options{options_.manager, &control_, options_.default_batching,
+                                Access{options_.authorizer.get(), options_.control_peers}})) {}
 
 Server::~Server() { Shutdown(absl::Now()); }
 

@@ -55,8 +55,9 @@ class Server {
     // Without an authorizer, who may create/delete layers and load/unload the repository: by
     // default local peers only (the port is usually reachable from the network).
     ControlPeerPolicy control_peers;
-    LayerManager* manager = nullptr;      // required; must outlive the server
-    MetricsObserver* observer = nullptr;  // may be null; must outlive the server
+    // Required; must outlive the server. Finished inference RPCs are reported to its
+    // statistics(), which forward them to the manager's observer (the metrics exporter).
+    LayerManager* manager = nullptr;
     // Batching fields a CreateLayer leaves at 0 are filled from these.
     BatchingOptions default_batching;
     std::string version = "unknown";  // ServerMetadata.version

@@ -57,11 +57,11 @@ class SecureServer {
     LayerManager::Options manager_options;
     manager_options.repository_dir = served->repository_.path();
     manager_options.executor = std::move(executor);
+    manager_options.observer = &served->observer_;
     ASSIGN_OR_RETURN(served->manager_, LayerManager::Create(std::move(manager_options)));
     Server::Options options;
     options.grpc_address = "127.0.0.1:0";
     options.manager = served->manager_.get();
-    options.observer = &served->observer_;
     ASSIGN_OR_RETURN(options.credentials, MakeServerCredentials(security.tls));
     options.control_peers = security.peers;
     if (security.token) {

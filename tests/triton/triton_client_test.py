@@ -108,8 +108,27 @@ def check_case(client, case):
     expect_error("StatusCode.INVALID_ARGUMENT", lambda: client.infer(name, make_inputs(bad)))
     expect_error("StatusCode.INVALID_ARGUMENT",
                  lambda: client.infer(name, make_inputs(x.astype(np.float64), "FP64")))
+    check_statistics(client, name, examples=2 * x.shape[0], ok=2, failed=2)
     print(f"ok  {'channels_first' if first else 'channels_last':14s} {name}: max |err| {err:.2e}")
     return name
+
+
+def check_statistics(client, name, examples, ok, failed):
+    """get_inference_statistics after the infers above: two answered (infer, async_infer), two
+    refused (wrong shape, wrong datatype), each run alone (they were sent one after another)."""
+    stats = client.get_inference_statistics(name, as_json=True)["model_stats"]
+    assert len(stats) == 1 and stats[0]["name"] == name and stats[0]["version"] == "1", stats
+    s = stats[0]
+    # JSON (MessageToJson) spells uint64 as strings and leaves zeros out.
+    count = lambda d, key: int(d.get(key, {}).get("count", 0))
+    infer = s["inference_stats"]
+    assert int(s["inference_count"]) == examples, s
+    assert int(s["execution_count"]) == 2, s
+    assert count(infer, "success") == ok and count(infer, "fail") == failed, s
+    assert count(infer, "queue") == ok and count(infer, "compute_infer") == ok, s
+    assert int(s["last_inference"]) > 0, s
+    batches = {int(b["batch_size"]): count(b, "compute_infer") for b in s["batch_stats"]}
+    assert batches == {examples // 2: 2}, s
 
 
 def main():
@@ -119,7 +138,7 @@ def main():
     assert client.is_server_live() and client.is_server_ready()
     metadata = client.get_server_metadata(as_json=True)
     assert metadata["name"] == "tconv", metadata
-    assert set(metadata["extensions"]) == {"model_repository", "model_configuration"}, metadata
+    assert set(metadata["extensions"]) == {"model_repository", "model_configuration", "statistics"}, metadata
 
     last = next(c for c in cases if not channels_first(c["config"]))
     first = next(c for c in cases if channels_first(c["config"]))
@@ -128,6 +147,20 @@ def main():
     index = {m["name"]: m for m in client.get_model_repository_index(as_json=True).get("models", [])}
     for name in names:
         assert index[name]["state"] == "READY", index
+
+    every = {m["name"] for m in client.get_inference_statistics(as_json=True)["model_stats"]}
+    assert set(names) <= every, every
+    expect_error("StatusCode.NOT_FOUND", lambda: client.get_inference_statistics("no_such_layer"))
+
+    # A replace (load_model again, other weights) serves version 2; version 1 no longer answers.
+    replaced = load_case(client, dict(last, kernel=(-np.array(last["kernel"])).tolist()))
+    assert client.get_model_metadata(replaced, as_json=True)["versions"] == ["2"]
+    index = {m["name"]: m for m in client.get_model_repository_index(as_json=True)["models"]}
+    assert index[replaced]["version"] == "2", index
+    x_last = np.array(last["input"], dtype=np.float32).reshape(last["input_shape"])
+    expect_error("StatusCode.NOT_FOUND",
+                 lambda: client.infer(replaced, make_inputs(x_last), model_version="1"))
+    assert client.infer(replaced, make_inputs(x_last)).get_response().model_version == "2"
 
     expect_error("StatusCode.NOT_FOUND", lambda: client.get_model_config("no_such_layer"))
     expect_error("StatusCode.NOT_FOUND", lambda: client.get_model_metadata("no_such_layer"))

@@ -36,6 +36,17 @@ int64_t RecordingObserver::Computed(const std::string& layer) const {
   return it == computed_.end() ? 0 : it->second;
 }
 
+void RecordingObserver::OnQueueDepth(std::string_view layer, int64_t depth) {
+  absl::MutexLock lock(&mu_);
+  queue_depth_[std::string(layer)] = depth;
+}
+
+int64_t RecordingObserver::QueueDepth(const std::string& layer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = queue_depth_.find(layer);
+  return it == queue_depth_.end() ? 0 : it->second;
+}
+
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
   path_ = absl::StrCat(::testing::TempDir(), "/tconv_grpc_test_", getpid(), "_", counter++);
@@ -63,7 +74,6 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   server_options.grpc_address = "127.0.0.1:0";
   server_options.max_message_bytes = options.max_message_bytes;
   server_options.manager = test->manager_.get();
-  server_options.observer = &test->observer_;
   server_options.default_batching = options.batching;
   server_options.version = "test";
   ASSIGN_OR_RETURN(test->server_, Server::Create(std::move(server_options)));

@@ -257,7 +257,8 @@ TEST_F(MetricsE2eTest, ServerMetadataListsTheImplementedExtensions) {
   EXPECT_EQ(metadata->name, "tconv");
   EXPECT_EQ(metadata->version, kTestVersion);
   // model_repository: RepositoryIndex / RepositoryModelLoad / RepositoryModelUnload answer.
-  EXPECT_THAT(metadata->extensions, ::testing::UnorderedElementsAre("model_repository", "model_configuration"));
+  EXPECT_THAT(metadata->extensions, ::testing::UnorderedElementsAre(
+                                        "model_repository", "model_configuration", "statistics"));
   EXPECT_OK(server->client().RepositoryIndex());
 }
 

@@ -37,7 +37,6 @@ class MetricsServer {
     Server::Options server_options;
     server_options.grpc_address = "127.0.0.1:0";
     server_options.manager = test->manager_.get();
-    server_options.observer = test->metrics_.get();
     server_options.version = kTestVersion;
     ASSIGN_OR_RETURN(test->server_, Server::Create(std::move(server_options)));
     RETURN_IF_ERROR(test->server_->Start());
