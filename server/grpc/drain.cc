@@ -14,7 +14,7 @@ absl::Status DrainingError() {
 
 bool Drain::Admit(absl::Time call_deadline, Refuse refuse) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     switch (phase_) {
       case Phase::kServing:
         ++in_flight_;
@@ -33,29 +33,29 @@ bool Drain::Admit(absl::Time call_deadline, Refuse refuse) {
 }
 
 void Drain::Done() {
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) idle_.notify_all();
 }
 
 int64_t Drain::InFlight() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return in_flight_;
 }
 
 bool Drain::draining() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return phase_ != Phase::kServing;
 }
 
 void Drain::StartRefusing() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   if (phase_ == Phase::kServing) phase_ = Phase::kRefusing;
 }
 
 void Drain::ReleaseHeld(std::optional<absl::Time> before) {
   std::vector<Held> due;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     auto keep = std::partition(held_.begin(), held_.end(), [before](const Held& held) {
       return before && held.deadline >= *before;
     });
@@ -70,7 +70,7 @@ void Drain::HoldUntilQuiet(absl::Time deadline) {
   const absl::Time start = absl::Now();
   const absl::Time hold_until = std::min(start + timing_.max_hold, deadline);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     phase_ = Phase::kHolding;
     last_arrival_ = start;
   }
@@ -78,7 +78,7 @@ void Drain::HoldUntilQuiet(absl::Time deadline) {
   while (true) {
     const absl::Time now = absl::Now();
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       if (now - last_arrival_ >= timing_.quiet || now >= hold_until) return;
     }
     ReleaseHeld(now + timing_.deadline_margin);
@@ -89,9 +89,14 @@ void Drain::HoldUntilQuiet(absl::Time deadline) {
 void Drain::Run(absl::Time deadline, absl::AnyInvocable<void()> stop_transport) {
   StartRefusing();
   {
-    absl::MutexLock lock(&mu_);
-    const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
-    mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+    std::unique_lock lock(mu_);
+    const auto idle = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; };
+    // wait_until(time_point::max()) overflows in libstdc++'s clock conversion.
+    if (deadline == absl::InfiniteFuture()) {
+      idle_.wait(lock, idle);
+    } else {
+      idle_.wait_until(lock, absl::ToChronoTime(deadline), idle);
+    }
   }
   HoldUntilQuiet(deadline);
   std::thread transport(std::move(stop_transport));
@@ -101,7 +106,7 @@ void Drain::Run(absl::Time deadline, absl::AnyInvocable<void()> stop_transport) 
     absl::SleepFor(std::min(absl::Milliseconds(5), release_at - absl::Now()));
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     phase_ = Phase::kReleased;  // from now on refused at once
   }
   ReleaseHeld(std::nullopt);

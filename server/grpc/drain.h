@@ -27,13 +27,15 @@
 #ifndef TCONV_SERVER_GRPC_DRAIN_H_
 #define TCONV_SERVER_GRPC_DRAIN_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace tconv::server {
@@ -84,7 +86,10 @@ class Drain {
   void HoldUntilQuiet(absl::Time deadline);
 
   const Timing timing_;
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,
+  // which then cannot see absl::Mutex synchronize (see server/core/layer_registry.h).
+  mutable std::mutex mu_;
+  std::condition_variable idle_;  // in_flight_ fell to 0
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kServing;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Held> held_ ABSL_GUARDED_BY(mu_);
