@@ -1,5 +1,6 @@
 #include "remote_commands.h"
 
+#include <initializer_list>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -24,11 +25,22 @@ std::string CreateHint(const absl::Status& status) {
     return "a layer of that name exists: pass --replace to replace it";
   }
   std::vector<std::string> names;
-  const auto mentions = [&](absl::string_view word) { return absl::StrContains(message, word); };
-  if (mentions("config")) names.push_back("the config is --config");
-  if (mentions("kernel")) names.push_back("the kernel is --weights");
-  if (mentions("bias")) names.push_back("the bias is --bias");
-  if (mentions("in_channels")) names.push_back("in_channels is --input_channels");
+  // The fields as the server's messages use them (not Keras keys such as kernel_size,
+  // use_bias or bias_initializer, which are in the --config file under their own names).
+  const auto mentions = [&](std::initializer_list<absl::string_view> words) {
+    for (absl::string_view word : words) {
+      if (absl::StrContains(message, word)) return true;
+    }
+    return false;
+  };
+  if (mentions({"config_json"})) names.push_back("config_json is --config");
+  if (mentions({"kernel_shape", "kernel has", "kernel is"})) {
+    names.push_back("the kernel is --weights");
+  }
+  if (mentions({"bias has", "bias is", "bias must", "or bias"})) {
+    names.push_back("the bias is --bias");
+  }
+  if (mentions({"in_channels"})) names.push_back("in_channels is --input_channels");
   if (names.empty()) return "";
   return absl::StrCat("in this tool's flags: ", absl::StrJoin(names, ", "));
 }

@@ -166,6 +166,15 @@ class LayerManagerImpl final : public LayerManager {
     return result;
   }
 
+  std::vector<RepositoryEntry> Unserved() const override {
+    std::vector<RepositoryEntry> result;
+    std::lock_guard lock(unavailable_mu_);
+    for (const auto& [name, reason] : unavailable_) {  // a std::map: sorted
+      result.push_back({name, RepositoryEntry::State::kUnavailable, reason});
+    }
+    return result;
+  }
+
   absl::Status LoadFromRepository(const std::string& name) override {
     RETURN_IF_ERROR(ValidateLayerName(name));
     std::shared_ptr<const ServedLayer> replaced;

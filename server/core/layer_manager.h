@@ -78,6 +78,10 @@ class LayerManager {
 
   // The OIP model-repository extension: every folder, served or not.
   virtual std::vector<RepositoryEntry> Repository() const = 0;
+  // The folders not served because their load failed or they were unloaded, with the reason,
+  // sorted by name. Never waits for a write (a folder put on disk by hand and never loaded is
+  // only in Repository()).
+  virtual std::vector<RepositoryEntry> Unserved() const = 0;
   // (Re)loads one folder from disk and serves it (NOT_FOUND without a folder of that name).
   virtual absl::Status LoadFromRepository(const std::string& name) = 0;
   // Stops serving a layer but keeps it on disk.
@@ -85,8 +89,7 @@ class LayerManager {
 
   // Runs a forward pass through the layer's batcher; `done` gets NOT_FOUND for an unknown
   // layer, UNAVAILABLE while draining, or the batcher's answer.
-  virtual void Infer(const std::string& name, InferenceRequest request,
-                     InferenceCallback done) = 0;
+  virtual void Infer(const std::string& name, InferenceRequest request, InferenceCallback done) = 0;
   // The layer object itself, for metadata (NOT_FOUND when not served).
   virtual absl::StatusOr<std::shared_ptr<const Conv2DTranspose>> FindLayer(
       const std::string& name) const = 0;
