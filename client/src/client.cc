@@ -117,18 +117,26 @@ absl::StatusOr<LayerInfo> Client::GetLayer(std::string_view name, const CallOpti
 }
 
 absl::StatusOr<std::vector<LayerInfo>> Client::ListLayers(const CallOptions& call) {
+  ASSIGN_OR_RETURN(LayerList list, ListLayersWithUnserved(call));
+  return std::move(list.layers);
+}
+
+absl::StatusOr<LayerList> Client::ListLayersWithUnserved(const CallOptions& call) {
   const tconv::v1::ListLayersRequest request;
   ASSIGN_OR_RETURN(const tconv::v1::ListLayersResponse response,
                    UnaryCall<tconv::v1::ListLayersResponse>(
                        options_, call, [&](grpc::ClientContext* context, auto* out) {
                          return stubs_->layers->ListLayers(context, request, out);
                        }));
-  std::vector<LayerInfo> layers;
-  layers.reserve(response.layers_size());
+  LayerList list;
+  list.layers.reserve(response.layers_size());
   for (const tconv::v1::Layer& layer : response.layers()) {
-    layers.push_back(internal::FromLayer(layer));
+    list.layers.push_back(internal::FromLayer(layer));
   }
-  return layers;
+  for (const tconv::v1::UnservedLayer& layer : response.unserved()) {
+    list.unserved.push_back({layer.name(), "", layer.state(), layer.reason()});
+  }
+  return list;
 }
 
 absl::Status Client::DeleteLayer(std::string_view name, const CallOptions& call) {

@@ -1,7 +1,9 @@
 #include "flags.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -58,6 +60,38 @@ absl::StatusOr<int64_t> Flags::GetInt(std::string_view name, int64_t fallback, i
                                                    "], got \"", *text, "\""));
   }
   return value;
+}
+
+absl::StatusOr<bool> Flags::GetBool(std::string_view name, bool fallback) const {
+  const std::optional<std::string> text = Get(name);
+  if (!text) return fallback;
+  const std::string value = absl::AsciiStrToLower(*text);
+  if (value == "true" || value == "1" || value == "yes") return true;
+  if (value == "false" || value == "0" || value == "no") return false;
+  return absl::InvalidArgumentError(absl::StrCat("--", std::string(name),
+                                                 " must be true or false (or given alone for "
+                                                 "true), got \"",
+                                                 *text, "\""));
+}
+
+absl::StatusOr<absl::Duration> Flags::GetDuration(std::string_view name, absl::Duration fallback,
+                                                  absl::Duration max) const {
+  const std::optional<std::string> text = Get(name);
+  if (!text) return fallback;
+  absl::Duration duration = -absl::Seconds(1);
+  double seconds = 0;
+  if (absl::SimpleAtod(*text, &seconds)) {
+    if (std::isfinite(seconds)) duration = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(*text, &duration)) {
+    duration = -absl::Seconds(1);
+  }
+  if (duration <= absl::ZeroDuration() || duration > max || duration == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", std::string(name), " must be a positive duration",
+        max == absl::InfiniteDuration() ? "" : absl::StrCat(" up to ", absl::FormatDuration(max)),
+        " such as 30s, 500ms or 2m (a plain number means seconds), got \"", *text, "\""));
+  }
+  return duration;
 }
 
 }  // namespace tconv::tool

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 
 namespace tconv::tool {
@@ -32,6 +33,15 @@ class Flags {
   // The flag as an integer in [min, max], `fallback` when absent; INVALID_ARGUMENT otherwise.
   absl::StatusOr<int64_t> GetInt(std::string_view name, int64_t fallback, int64_t min,
                                  int64_t max) const;
+  // A boolean flag: "--name" alone or "--name=true|1|yes" is true, "--name=false|0|no" false,
+  // `fallback` when absent; INVALID_ARGUMENT for another value. The one place booleans are
+  // read, so that "--progress=false" means false everywhere.
+  absl::StatusOr<bool> GetBool(std::string_view name, bool fallback) const;
+  // A duration: "30s", "500ms", "2m", "1h30m" or a number of seconds ("2.5"), positive and at
+  // most `max`; `fallback` when absent; INVALID_ARGUMENT naming the flag otherwise. The one
+  // place durations are read.
+  absl::StatusOr<absl::Duration> GetDuration(std::string_view name, absl::Duration fallback,
+                                             absl::Duration max = absl::InfiniteDuration()) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -25,50 +25,6 @@
 namespace tconv::tool {
 namespace {
 
-constexpr char kHelp[] = R"(usage: tconv loadgen --layer=NAME --input_shape=B,H,W,C [flags]
-
-Sends ModelInfer requests for one layer of a running tconv-server from C concurrent callers
-and reports what the server sustained. Each caller sends its next request as soon as its
-previous one is answered (a closed loop), so C is the number of requests in flight: at C=1
-the latency is the service's floor; at higher C the server merges concurrent requests into
-batches and throughput rises until the CPUs are saturated, after which only latency grows.
-Every request carries random values in [-1, 1) of the given shape.
-
-flags:
-  --layer=NAME           the layer to call (required)
-  --input_shape=B,H,W,C  every request's input shape, batch first, in the layer's data_format
-                         (B,C,H,W for a channels_first layer) (required)
-  --concurrency=C        concurrent callers = requests in flight, 1..1024 (default 1)
-  --duration=S           keep sending for this long: 10s, 500ms, 2m or seconds (default 10s)
-  --requests=N           send exactly N requests instead (excludes --duration)
-  --seed=S               seed of the random inputs (default 1)
-  --progress             show the progress line even when stderr is not a terminal
-  --server=HOST:PORT     the server's gRPC address (default 127.0.0.1:8001)
-  --timeout=DURATION     deadline of each request (default 30s)
-
-While it runs, stderr shows one line updated 4 times a second: elapsed time, requests done,
-the throughput of the last quarter second and the errors so far. At the end, stdout gets:
-
-  layer:        NAME input [B, H, W, C], concurrency C
-  requests:     N sent, K ok, F failed in T s
-  throughput:   X requests/s, Y examples/s       (answered OK; examples = requests * B)
-  latency_ms:   p50=... p90=... p99=... max=...  (answered OK, as the client saw them)
-  errors:       none, or CODE=count per gRPC status code, each with its first message
-
-Exit status: 0 when at least one request succeeded; 1 when every request failed or the
-server cannot be reached; 2 for a bad command line.
-
-Sizing a deployment: send the shapes your clients send and raise --concurrency until the
-throughput stops growing: that is one replica's capacity, and the latency at your expected
-concurrency is what clients will see. The server's own view is in Prometheus
-(tconv_request_duration_seconds, tconv_queue_duration_seconds, tconv_batch_size). Run the
-tool on another machine for capacity numbers: on the server's machine it takes CPU from it.
-
-example:
-  tconv loadgen --server=127.0.0.1:8001 --layer=cvae_d1 --input_shape=1,7,7,32 \
-      --concurrency=32 --duration=20s
-)";
-
 struct LoadgenConfig {
   std::string layer;
   std::vector<int64_t> shape;
@@ -112,21 +68,6 @@ absl::StatusOr<std::vector<int64_t>> ParseShape(const std::string& text) {
   return shape;
 }
 
-absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
-  absl::Duration duration = -absl::Seconds(1);
-  double seconds = 0;
-  if (absl::SimpleAtod(text, &seconds)) {
-    duration = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(text, &duration)) {
-    duration = -absl::Seconds(1);
-  }
-  if (duration <= absl::ZeroDuration() || duration > absl::Hours(24)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--duration must be a positive duration up to 24h such as 10s or 2m, got \"", text, "\""));
-  }
-  return duration;
-}
-
 absl::StatusOr<LoadgenConfig> ParseConfig(const Flags& flags) {
   LoadgenConfig config;
   config.layer = flags.Get("layer").value_or("");
@@ -140,12 +81,14 @@ absl::StatusOr<LoadgenConfig> ParseConfig(const Flags& flags) {
   }
   if (flags.Has("requests")) {
     ASSIGN_OR_RETURN(config.requests, flags.GetInt("requests", 0, 1, int64_t{1} << 40));
-  } else if (flags.Has("duration")) {
-    ASSIGN_OR_RETURN(config.duration, ParseDuration(*flags.Get("duration")));
+  } else {
+    ASSIGN_OR_RETURN(config.duration,
+                     flags.GetDuration("duration", absl::Seconds(10), absl::Hours(24)));
   }
   ASSIGN_OR_RETURN(const int64_t seed, flags.GetInt("seed", 1, 0, INT64_MAX));
   config.seed = static_cast<uint64_t>(seed);
-  config.progress = flags.Has("progress") || isatty(STDERR_FILENO) == 1;
+  // Explicit --progress=true/false wins; otherwise shown on a terminal.
+  ASSIGN_OR_RETURN(config.progress, flags.GetBool("progress", isatty(STDERR_FILENO) == 1));
   return config;
 }
 
@@ -280,11 +223,6 @@ int RunLoad(const LoadgenConfig& config, const Remote& remote) {
 }  // namespace
 
 int RunLoadgenCommand(const std::vector<std::string>& args) {
-  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
-      std::find(args.begin(), args.end(), "-h") != args.end()) {
-    std::cout << kHelp;
-    return kExitOk;
-  }
   const FlagSpec specs[] = {{"layer"},     {"input_shape"}, {"concurrency"},    {"duration"},
                             {"requests"},  {"seed"},        {"progress", true}, {"server"},
                             {"timeout"},   {"tls_ca_file"}, {"tls_cert_file"},  {"tls_key_file"},

@@ -10,14 +10,16 @@
 #include "loadgen.h"
 #include "remote_commands.h"
 #include "remote_common.h"
+#include "repository_commands.h"
 #include "subcommand.h"
 
 namespace tconv::tool {
 namespace {
 
 constexpr Subcommand kSubcommands[] = {
-    kConformanceCommand, kCreateCommand, kListCommand,   kGetCommand,
-    kDeleteCommand,      kInferCommand,  kHealthCommand, kLoadgenCommand,
+    kConformanceCommand, kCreateCommand, kListCommand,    kGetCommand,
+    kDeleteCommand,      kInferCommand,  kHealthCommand,  kIndexCommand,
+    kLoadCommand,        kUnloadCommand, kLoadgenCommand,
 };
 
 void PrintUsage(std::ostream& out) {
@@ -25,7 +27,24 @@ void PrintUsage(std::ostream& out) {
   for (const Subcommand& command : kSubcommands) {
     out << "  " << command.name << " " << command.usage << "\n      " << command.summary << "\n";
   }
-  out << "\nevery command that takes --server also takes " << kSecurityFlagsUsage << "\n";
+  out << "\nevery command that takes --server also takes " << kSecurityFlagsUsage << "\n"
+      << "tconv COMMAND --help: its flags, what they mean, examples\n"
+      << "exit status: 0 success, 1 failed (refused by the server, with its gRPC code, or a "
+         "local file error), 2 bad command line\n";
+}
+
+// "--help" or "-h" among the flags (before a "--" that ends them).
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (arg == "--help" || arg == "-h" || arg == "-help") return true;
+  }
+  return false;
+}
+
+void PrintCommandHelp(const Subcommand& command, std::ostream& out) {
+  out << "usage: tconv " << command.name << " " << command.usage << "\n\n" << command.help;
+  if (command.remote) out << "\n" << kRemoteFlagsHelp;
 }
 
 int Main(const std::vector<std::string>& args) {
@@ -38,7 +57,13 @@ int Main(const std::vector<std::string>& args) {
     return kExitOk;
   }
   for (const Subcommand& command : kSubcommands) {
-    if (command.name == args[0]) return command.run({args.begin() + 1, args.end()});
+    if (command.name != args[0]) continue;
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (WantsHelp(rest)) {
+      PrintCommandHelp(command, std::cout);
+      return kExitOk;
+    }
+    return command.run(rest);
   }
   std::cerr << "tconv: unknown command \"" << args[0] << "\"\n\n";
   PrintUsage(std::cerr);

@@ -1,8 +1,11 @@
 #include "remote_common.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -17,21 +20,6 @@
 
 namespace tconv::tool {
 namespace {
-
-absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
-  absl::Duration timeout;
-  double seconds = 0;
-  if (absl::SimpleAtod(text, &seconds)) {
-    timeout = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(text, &timeout)) {
-    timeout = -absl::Seconds(1);
-  }
-  if (timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--timeout must be a positive duration such as 30s or 500ms, got \"", text, "\""));
-  }
-  return timeout;
-}
 
 // kSecurityFlags as client options: TLS when a CA or a client certificate is given.
 absl::Status SetSecurity(const Flags& flags, client::Options& options) {
@@ -68,8 +56,8 @@ absl::Status SetSecurity(const Flags& flags, client::Options& options) {
 
 absl::StatusOr<Remote> Connect(const Flags& flags) {
   Remote remote;
-  if (std::optional<std::string> text = flags.Get("timeout")) {
-    ASSIGN_OR_RETURN(remote.call.timeout, ParseTimeout(*text));
+  if (flags.Has("timeout")) {
+    ASSIGN_OR_RETURN(remote.call.timeout, flags.GetDuration("timeout", absl::Seconds(30)));
   }
   const std::string server = flags.Get("server").value_or(std::string(kDefaultServer));
   client::Options options;
@@ -82,6 +70,43 @@ int ReportFailure(std::string_view command, const absl::Status& status) {
   std::cerr << "tconv " << command << ": " << absl::StatusCodeToString(status.code()) << ": "
             << status.message() << "\n";
   return kExitFailure;
+}
+
+int ReportLocalFailure(std::string_view command, const absl::Status& status) {
+  std::cerr << "tconv " << command << ": " << status.message() << "\n";
+  return kExitFailure;
+}
+
+std::optional<Invocation> StartRemote(const Subcommand& command,
+                                      const std::vector<std::string>& args,
+                                      std::vector<FlagSpec> specs, int& exit_status) {
+  specs.push_back({"server"});
+  specs.push_back({"timeout"});
+  specs.insert(specs.end(), std::begin(kSecurityFlags), std::end(kSecurityFlags));
+  absl::StatusOr<Flags> flags = Flags::Parse(args, specs);
+  absl::StatusOr<Remote> remote =
+      flags.ok() ? Connect(*flags) : absl::StatusOr<Remote>(flags.status());
+  if (!remote.ok()) {
+    exit_status = ReportUsage(command.name, command.usage, std::string(remote.status().message()));
+    return std::nullopt;
+  }
+  if (!flags->positional().empty()) {
+    exit_status = ReportUsage(command.name, command.usage,
+                              absl::StrCat("unexpected argument \"", flags->positional()[0], "\""));
+    return std::nullopt;
+  }
+  return Invocation{*std::move(flags), *std::move(remote)};
+}
+
+std::optional<std::string> RequiredFlag(const Subcommand& command, const Flags& flags,
+                                        std::string_view name, int& exit_status) {
+  std::optional<std::string> value = flags.Get(name);
+  if (!value || value->empty()) {
+    exit_status = ReportUsage(command.name, command.usage,
+                              absl::StrCat("--", std::string(name), " is required"));
+    return std::nullopt;
+  }
+  return value;
 }
 
 int ReportUsage(std::string_view command, std::string_view usage, std::string_view message) {
@@ -122,21 +147,33 @@ void PrintLayerDetails(const client::LayerInfo& layer, std::ostream& out) {
       << "config:          " << layer.config_json << "\n";
 }
 
+void PrintUnservedLine(const client::RepositoryModel& model, std::ostream& out) {
+  out << absl::StrFormat("%-24s %-11s %s\n", model.name, model.state,
+                         model.reason.empty() ? "-" : model.reason);
+}
+
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open \"", path, "\""));
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot open the local file \"", path, "\": ", std::strerror(errno)));
+  }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read \"", path, "\""));
+  if (in.bad())
+    return absl::DataLossError(absl::StrCat("cannot read the local file \"", path, "\""));
   return text.str();
 }
 
 absl::Status WriteBinaryFile(const std::string& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::InvalidArgumentError(absl::StrCat("cannot create \"", path, "\""));
+  if (!out) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the local file \"", path, "\": ", std::strerror(errno)));
+  }
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) return absl::DataLossError(absl::StrCat("cannot write \"", path, "\""));
+  if (!out) return absl::DataLossError(absl::StrCat("cannot write the local file \"", path, "\""));
   return absl::OkStatus();
 }
 

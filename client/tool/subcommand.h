@@ -18,8 +18,14 @@ struct Subcommand {
   std::string_view name;
   std::string_view usage;    // arguments after the name, e.g. "[--impl=fast|reference] FILE..."
   std::string_view summary;  // one line for `tconv help`
-  // Receives the arguments after the subcommand's name; returns the exit status.
+  // Receives the arguments after the subcommand's name; returns the exit status. Never sees
+  // --help: main.cc answers it for every subcommand.
   int (*run)(const std::vector<std::string>& args);
+  // `tconv NAME --help`, after the usage line: what it does, each of its own flags and what
+  // it means, at least one example.
+  std::string_view help;
+  // Takes --server, --timeout and the security flags (their help is printed after `help`).
+  bool remote = true;
 };
 
 }  // namespace tconv::tool

@@ -106,9 +106,10 @@ class LayerManagerImpl final : public LayerManager {
         Publish(*std::move(entry)).reset();  // nothing to retire at start-up
         continue;
       }
-      unavailable_[name] = std::string(entry.status().message());
+      const std::string reason(entry.status().message());
+      SetUnavailable(name, reason);
       std::fprintf(stderr, "tconv: model repository %s: skipping layer '%s': %s\n",
-                   repository_->dir().c_str(), name.c_str(), unavailable_[name].c_str());
+                   repository_->dir().c_str(), name.c_str(), reason.c_str());
     }
   }
 
@@ -135,7 +136,7 @@ class LayerManagerImpl final : public LayerManager {
       RETURN_IF_ERROR(
           repository_->Save(spec.name, {layer->config(), layer->in_channels(), layer->weights(),
                                         spec.batching, entry->info.created, version}));
-      unavailable_.erase(spec.name);
+      ClearUnavailable(spec.name);
       replaced = Publish(entry);
     }
     RetireWhenUnused(std::move(replaced));
@@ -145,7 +146,7 @@ class LayerManagerImpl final : public LayerManager {
   absl::StatusOr<LayerInfo> GetLayer(const std::string& name) const override {
     RETURN_IF_ERROR(ValidateLayerName(name));
     const auto entry = registry_.Find(name);
-    if (entry == nullptr) return NotServed(name);
+    if (entry == nullptr) return NotServedWithReason(name);
     return entry->info;
   }
 
@@ -161,7 +162,7 @@ class LayerManagerImpl final : public LayerManager {
     const bool on_disk = repository_->Contains(name);
     if (!on_disk && registry_.Find(name) == nullptr) return NotServed(name);
     if (on_disk) RETURN_IF_ERROR(repository_->Remove(name));
-    unavailable_.erase(name);
+    ClearUnavailable(name);
     Unpublish(name);
     return absl::OkStatus();
   }
@@ -170,10 +171,9 @@ class LayerManagerImpl final : public LayerManager {
     std::lock_guard lock(write_mu_);
     std::map<std::string, RepositoryEntry> entries;
     for (const std::string& name : repository_->List()) {
-      const auto it = unavailable_.find(name);
       const auto version = repository_->StoredVersion(name);
       entries[name] = {name, RepositoryEntry::State::kUnavailable,
-                       it == unavailable_.end() ? "not loaded" : it->second,
+                       UnavailableReason(name).value_or("not loaded"),
                        version.ok() ? *version : 0};
     }
     for (const auto& entry : registry_.List()) {
@@ -182,6 +182,15 @@ class LayerManagerImpl final : public LayerManager {
     }
     std::vector<RepositoryEntry> result;
     for (auto& [name, entry] : entries) result.push_back(std::move(entry));
+    return result;
+  }
+
+  std::vector<RepositoryEntry> Unserved() const override {
+    std::vector<RepositoryEntry> result;
+    std::lock_guard lock(unavailable_mu_);
+    for (const auto& [name, reason] : unavailable_) {  // a std::map: sorted
+      result.push_back({name, RepositoryEntry::State::kUnavailable, reason});
+    }
     return result;
   }
 
@@ -197,11 +206,11 @@ class LayerManagerImpl final : public LayerManager {
       if (!entry.ok()) {
         // A layer being served keeps being served: a failed reload changes nothing.
         if (registry_.Find(name) == nullptr) {
-          unavailable_[name] = std::string(entry.status().message());
+          SetUnavailable(name, std::string(entry.status().message()));
         }
         return entry.status();
       }
-      unavailable_.erase(name);
+      ClearUnavailable(name);
       replaced = Publish(*std::move(entry));
     }
     RetireWhenUnused(std::move(replaced));
@@ -213,7 +222,7 @@ class LayerManagerImpl final : public LayerManager {
     std::lock_guard lock(write_mu_);
     const bool served = Unpublish(name);
     if (!served && !repository_->Contains(name)) return NotServed(name);
-    if (repository_->Contains(name)) unavailable_[name] = "unloaded";
+    if (repository_->Contains(name)) SetUnavailable(name, "unloaded");
     return absl::OkStatus();
   }
 
@@ -229,7 +238,7 @@ class LayerManagerImpl final : public LayerManager {
     // Held only across Submit (see layer_registry.h), never in `done`.
     const std::shared_ptr<const ServedLayer> entry = registry_.Find(name);
     if (entry == nullptr) {
-      std::move(done)(NotServed(name));
+      std::move(done)(NotServedWithReason(name));
       return;
     }
     if (absl::Status other = CheckLayerVersion(entry->info, request.version); !other.ok()) {
@@ -248,7 +257,7 @@ class LayerManagerImpl final : public LayerManager {
       const std::string& name) const override {
     RETURN_IF_ERROR(ValidateLayerName(name));
     const auto entry = registry_.Find(name);
-    if (entry == nullptr) return NotServed(name);
+    if (entry == nullptr) return NotServedWithReason(name);
     return entry->layer;
   }
 
@@ -257,6 +266,31 @@ class LayerManagerImpl final : public LayerManager {
   InferenceStatistics& statistics() override { return statistics_; }
 
  private:
+  // NOT_FOUND for a layer not served; for a repository folder that is not served, the message
+  // says why (its load error, or "unloaded") and how to serve it again.
+  absl::Status NotServedWithReason(const std::string& name) const {
+    const std::optional<std::string> reason = UnavailableReason(name);
+    if (!reason) return NotServed(name);
+    return absl::NotFoundError(absl::StrCat(
+        "layer ", QuoteName(name), " is in the model repository but not served: ", *reason,
+        "; fix its folder and load it again (RepositoryModelLoad, `tconv load`)"));
+  }
+
+  void SetUnavailable(const std::string& name, std::string reason) {
+    std::lock_guard lock(unavailable_mu_);
+    unavailable_[name] = std::move(reason);
+  }
+  void ClearUnavailable(const std::string& name) {
+    std::lock_guard lock(unavailable_mu_);
+    unavailable_.erase(name);
+  }
+  std::optional<std::string> UnavailableReason(const std::string& name) const {
+    std::lock_guard lock(unavailable_mu_);
+    const auto it = unavailable_.find(name);
+    if (it == unavailable_.end()) return std::nullopt;
+    return it->second;
+  }
+
   absl::Status CheckNameFree(const std::string& name) ABSL_LOCKS_EXCLUDED(write_mu_) {
     std::lock_guard lock(write_mu_);
     return CheckNameFreeLocked(name);
@@ -362,7 +396,10 @@ class LayerManagerImpl final : public LayerManager {
   // document what it guards.
   mutable std::mutex write_mu_;
   const std::unique_ptr<ModelRepository> repository_ ABSL_PT_GUARDED_BY(write_mu_);
-  std::map<std::string, std::string> unavailable_ ABSL_GUARDED_BY(write_mu_);  // name -> why
+  // Changed under write_mu_ too, but read alone: a GetLayer of an unserved layer never waits
+  // for a slow create.
+  mutable std::mutex unavailable_mu_;
+  std::map<std::string, std::string> unavailable_ ABSL_GUARDED_BY(unavailable_mu_);  // -> why
   LayerRegistry registry_;
   std::atomic<bool> draining_{false};
 };

@@ -88,6 +88,10 @@ class LayerManager {
 
   // The OIP model-repository extension: every folder, served or not.
   virtual std::vector<RepositoryEntry> Repository() const = 0;
+  // The folders not served because their load failed or they were unloaded, with the reason,
+  // sorted by name. Never waits for a write (a folder put on disk by hand and never loaded is
+  // only in Repository()).
+  virtual std::vector<RepositoryEntry> Unserved() const = 0;
   // (Re)loads one folder from disk and serves it (NOT_FOUND without a folder of that name).
   virtual absl::Status LoadFromRepository(const std::string& name) = 0;
   // Stops serving a layer but keeps it on disk.

@@ -34,7 +34,8 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
 // The answer's size is known from the input shape: refusing here costs microseconds, while
 // computing first would spend the whole forward pass and then fail in the transport with
 // gRPC's "Sent message larger than max" (counted as OK by the metrics, too).
-absl::Status CheckAnswerFits(const LayerManager& manager, const inference::ModelInferRequest& request,
+absl::Status CheckAnswerFits(const LayerManager& manager,
+                             const inference::ModelInferRequest& request,
                              const InferenceRequest& decoded, int64_t max_message_bytes) {
   if (max_message_bytes <= 0) return absl::OkStatus();
   auto layer = manager.FindLayer(request.model_name());
@@ -53,8 +54,7 @@ absl::Status CheckAnswerFits(const LayerManager& manager, const inference::Model
   return absl::ResourceExhaustedError(absl::StrCat(
       "the answer would be ", answer_bytes, " bytes (output shape (", out[0], ", ", out[1], ", ",
       out[2], ", ", out[3], "), ", output_bytes, " bytes of float32), above the server's limit of ",
-      max_message_bytes,
-      " bytes: send fewer examples per request or raise --max_message_bytes"));
+      max_message_bytes, " bytes: send fewer examples per request or raise --max_message_bytes"));
 }
 
 }  // namespace
@@ -62,17 +62,6 @@ absl::Status CheckAnswerFits(const LayerManager& manager, const inference::Model
 InferenceService::InferenceService(Options options) : options_(std::move(options)) {}
 
 void InferenceService::SetReady(bool ready) { ready_.store(ready); }
-
-bool InferenceService::WaitIdle(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
-  return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
-}
-
-int64_t InferenceService::InFlight() {
-  absl::MutexLock lock(&mu_);
-  return in_flight_;
-}
 
 grpc::ServerUnaryReactor* InferenceService::ServerLive(CallContext* context,
                                                        const inference::ServerLiveRequest*,
@@ -144,10 +133,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
     return FinishNow(context, denied);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  {
-    absl::MutexLock lock(&mu_);
-    ++in_flight_;
-  }
+  const bool admitted = options_.drain->Admit(
+      DeadlineOf(*context), [this, reactor, request, start](absl::Status refused) {
+        FinishInfer(reactor, request->model_name(), start, refused, /*admitted=*/false);
+      });
+  if (!admitted) return reactor;  // refused, or held until the drain answers it
   absl::StatusOr<InferenceRequest> decoded =
       ready_.load() ? DecodeInferRequest(*request) : NotReadyError();
   absl::Status refused = decoded.status();
@@ -171,13 +161,12 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
 }
 
 void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,
-                                   absl::Time start, const absl::Status& status) {
+                                   absl::Time start, const absl::Status& status, bool admitted) {
   if (options_.observer != nullptr) {
     options_.observer->OnRequest(model, status.code(), absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
+  if (admitted) options_.drain->Done();
 }
 
 grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
 #include "server/grpc/auth.h"
+#include "server/grpc/drain.h"
 #include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
@@ -34,16 +34,16 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // The transport's send limit: ModelInfer refuses (RESOURCE_EXHAUSTED, before computing) a
     // request whose answer would not fit. 0 = no check.
     int64_t max_message_bytes = 0;
+    // Required; admits each ModelInfer (refuses or holds it while draining); must outlive the
+    // service.
+    Drain* drain = nullptr;
   };
   explicit InferenceService(Options options);
 
   // Ready = the repository is loaded and the server is not draining. Until then ServerReady
-  // and ModelReady answer false and ModelInfer answers UNAVAILABLE. Starts not ready.
+  // and ModelReady answer false and ModelInfer answers UNAVAILABLE (while draining, as the
+  // Drain decides). Starts not ready.
   void SetReady(bool ready);
-  // Waits until no ModelInfer is in flight, at most until `deadline`; true when idle.
-  bool WaitIdle(absl::Time deadline);
-  // ModelInfer calls received and not yet answered.
-  int64_t InFlight();
 
   using CallContext = grpc::CallbackServerContext;
   grpc::ServerUnaryReactor* ServerLive(CallContext* context,
@@ -83,14 +83,12 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
       inference::RepositoryModelUnloadResponse* response) override;
 
  private:
-  // Records the finished ModelInfer and finishes its reactor.
+  // Records the finished ModelInfer and finishes its reactor (Drain::Done for admitted ones).
   void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model, absl::Time start,
-                   const absl::Status& status);
+                   const absl::Status& status, bool admitted = true);
 
   const Options options_;
   std::atomic<bool> ready_{false};
-  absl::Mutex mu_;
-  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tconv::server

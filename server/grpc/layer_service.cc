@@ -75,6 +75,14 @@ grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
   std::sort(layers.begin(), layers.end(),
             [](const LayerInfo& a, const LayerInfo& b) { return a.name < b.name; });
   for (const LayerInfo& info : layers) EncodeLayer(info, response->add_layers());
+  // What failed to load (or was unloaded) is listed too, with its reason: otherwise a broken
+  // folder would be invisible here. Unserved() never waits for a slow create, as this RPC.
+  for (const RepositoryEntry& entry : options_.manager->Unserved()) {
+    tconv::v1::UnservedLayer* unserved = response->add_unserved();
+    unserved->set_name(entry.name);
+    unserved->set_state("UNAVAILABLE");
+    unserved->set_reason(entry.reason);
+  }
   return FinishNow(context, absl::OkStatus());
 }
 

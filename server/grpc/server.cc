@@ -47,7 +47,8 @@ Server::Server(Options options)
     : options_(std::move(options)),
       inference_service_(std::make_unique<InferenceService>(InferenceService::Options{
           options_.manager, &control_, &options_.manager->statistics(), options_.version,
-          Access{options_.authorizer.get(), options_.control_peers}, options_.max_message_bytes})),
+          Access{options_.authorizer.get(), options_.control_peers}, options_.max_message_bytes,
+          &drain_})),
       layer_service_(std::make_unique<LayerService>(
           LayerService::Options{options_.manager, &control_, options_.default_batching,
                                 Access{options_.authorizer.get(), options_.control_peers}})) {}
@@ -92,7 +93,7 @@ void Server::SetHealth(bool serving) {
   for (const char* service : kHealthServices) health->SetServingStatus(service, serving);
 }
 
-int64_t Server::InFlightInferences() const { return inference_service_->InFlight(); }
+int64_t Server::InFlightInferences() const { return drain_.InFlight(); }
 
 void Server::MarkReady() {
   SetHealth(true);
@@ -103,6 +104,7 @@ void Server::StartDraining() {
   if (server_ == nullptr) return;
   SetHealth(false);
   inference_service_->SetReady(false);
+  drain_.StartRefusing();
   options_.manager->StartDraining();
 }
 
@@ -111,8 +113,7 @@ void Server::Shutdown(absl::Time deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   StartDraining();
-  inference_service_->WaitIdle(deadline);
-  server_->Shutdown(absl::ToChronoTime(deadline));
+  drain_.Run(deadline, [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
   server_->Wait();
 }
 

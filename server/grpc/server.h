@@ -24,6 +24,7 @@
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
 #include "server/grpc/auth.h"
+#include "server/grpc/drain.h"
 #include "server/grpc/serial_executor.h"
 
 namespace tconv::server {
@@ -84,8 +85,9 @@ class Server {
   void MarkReady();
   // Health NOT_SERVING, ServerReady false, new inferences UNAVAILABLE; accepted ones finish.
   void StartDraining();
-  // Drains, waits for in-flight inferences until `deadline`, then stops gRPC (cancelling what
-  // is left at the deadline) and returns once every call has ended. Idempotent.
+  // Drains (see drain.h: every inference gets its answer or UNAVAILABLE, none is cancelled
+  // unless it still runs at `deadline`), stops gRPC and returns once every call has ended.
+  // Idempotent.
   void Shutdown(absl::Time deadline);
 
  private:
@@ -94,6 +96,7 @@ class Server {
 
   const Options options_;
   SerialExecutor control_;  // declared first: outlives the services and the gRPC server
+  Drain drain_;
   std::unique_ptr<InferenceService> inference_service_;
   std::unique_ptr<LayerService> layer_service_;
   std::unique_ptr<grpc::Server> server_;

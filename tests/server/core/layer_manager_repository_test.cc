@@ -122,10 +122,21 @@ TEST(LayerManagerRepositoryTest, BrokenFoldersAreReportedAndSkipped) {
                           Entry("nan", State::kUnavailable, "bias.npy: element 2 is NaN"),
                           Entry("shape", State::kUnavailable, "bias.npy: shape (3, 3, 4, 3)"),
                           Entry("short", State::kUnavailable, "kernel.npy: truncated")));
+  EXPECT_THAT(manager->Unserved(),
+              ElementsAre(Entry("garbage", State::kUnavailable, "config.json: not valid JSON"),
+                          Entry("nan", State::kUnavailable, "bias.npy: element 2 is NaN"),
+                          Entry("shape", State::kUnavailable, "bias.npy: shape (3, 3, 4, 3)"),
+                          Entry("short", State::kUnavailable, "kernel.npy: truncated")));
   EXPECT_EQ(observer.added("good"), 1);
   EXPECT_EQ(observer.added("nan"), 0);
   EXPECT_OK(InferSync(*manager, "good", Request(1)));
-  EXPECT_THAT(InferSync(*manager, "nan", Request(1)), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(InferSync(*manager, "nan", Request(1)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("bias.npy: element 2 is NaN")));
+  EXPECT_THAT(manager->GetLayer("short"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("in the model repository but not served: kernel.npy: truncated")));
+  EXPECT_THAT(manager->GetLayer("absent"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("layer 'absent' not found")));
   EXPECT_FALSE(fs::exists(dir.path() + "/.tmp-crashed.1.0"));
   EXPECT_THAT(manager->LoadFromRepository("short"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kernel.npy: truncated")));
@@ -173,7 +184,9 @@ TEST(LayerManagerRepositoryTest, UnloadAndLoad) {
   EXPECT_EQ(observer.removed("m"), 1);
   EXPECT_TRUE(fs::exists(dir.path() + "/m/kernel.npy"));  // kept on disk
   EXPECT_THAT(manager->Repository(), ElementsAre(Entry("m", State::kUnavailable, "unloaded")));
-  EXPECT_THAT(manager->GetLayer("m"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(manager->Unserved(), ElementsAre(Entry("m", State::kUnavailable, "unloaded")));
+  EXPECT_THAT(manager->GetLayer("m"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not served: unloaded")));
   EXPECT_THAT(InferSync(*manager, "m", Request(1)), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_OK(manager->Unload("m"));  // already unloaded: nothing to do
   EXPECT_THAT(manager->CreateLayer(SeededSpec("m", 6)), StatusIs(absl::StatusCode::kAlreadyExists));
@@ -182,6 +195,7 @@ TEST(LayerManagerRepositoryTest, UnloadAndLoad) {
   EXPECT_EQ(observer.added("m"), 2);
   EXPECT_EQ(manager->GetLayer("m")->weight_checksum, info->weight_checksum);
   EXPECT_THAT(manager->Repository(), ElementsAre(Entry("m", State::kReady, "")));
+  EXPECT_THAT(manager->Unserved(), ::testing::IsEmpty());
   ASSERT_OK(manager->LoadFromRepository("m"));  // a reload of a served layer swaps it
   EXPECT_OK(InferSync(*manager, "m", Request(1)));
 }

@@ -15,6 +15,7 @@ namespace tconv::server::testing {
 namespace {
 
 using ::tconv::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 struct Served {
@@ -131,12 +132,33 @@ TEST(PersistenceTest, CorruptedEntryIsReportedAndSkipped) {
   ASSERT_OK(good);
   EXPECT_EQ(RawOutput(*good), good_output);
   EXPECT_THAT(Infer(*server, RawInfer("broken", {1, 3, 3, 4}, RandomValues(36, 1))),
-              StatusIs(absl::StatusCode::kNotFound));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("kernel.npy")));
+  // The control plane shows them too: ListLayers lists the folders not served with their
+  // reason, and GetLayer's NOT_FOUND says why.
+  tconv::v1::ListLayersResponse list;
+  ASSERT_OK(ToAbsl(server->layers().ListLayers(Context().get(), {}, &list)));
+  ASSERT_EQ(list.layers_size(), 1);
+  EXPECT_EQ(list.layers(0).name(), "good");
+  ASSERT_EQ(list.unserved_size(), 2);
+  EXPECT_EQ(list.unserved(0).name(), "broken");
+  EXPECT_EQ(list.unserved(0).state(), "UNAVAILABLE");
+  EXPECT_EQ(list.unserved(0).reason(), by_name["broken"].reason());
+  EXPECT_EQ(list.unserved(1).name(), "mangled");
+  EXPECT_THAT(list.unserved(1).reason(), HasSubstr("config.json"));
+  EXPECT_THAT(Get(*server, "mangled"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("in the model repository but not served"),
+                             HasSubstr("config.json"))));
   // Repaired by a new CreateLayer through the API.
   auto repair = SeededLayer("broken", kConfig, 4, 1);
   repair.set_replace(true);
   ASSERT_OK(CreateLayer(*server, repair));
   EXPECT_OK(Infer(*server, RawInfer("broken", {1, 3, 3, 4}, RandomValues(36, 1))));
+  list.Clear();
+  ASSERT_OK(ToAbsl(server->layers().ListLayers(Context().get(), {}, &list)));
+  EXPECT_EQ(list.layers_size(), 2);
+  ASSERT_EQ(list.unserved_size(), 1);
+  EXPECT_EQ(list.unserved(0).name(), "mangled");
 }
 
 }  // namespace

@@ -18,14 +18,15 @@
 #include "testing/exposition.h"
 #include "testing/http_get.h"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
 #include "testing/subprocess.h"
+#include "tests/server/grpc/test_server.h"
 
 namespace tconv::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::Optional;
 
 // The value after `key` in `line` up to the next space ("grpc=" in the start-up line).
@@ -115,9 +116,11 @@ TEST_F(LoadgenToolTest, LoadgenSummaryAgreesWithTheServersMetrics) {
   EXPECT_THAT(Sample("tconv_requests_total", {{"layer", "lg"}, {"code", "OK"}}), Optional(40.0));
   EXPECT_THAT(Sample("tconv_inferences_total", {{"layer", "lg"}}), Optional(80.0));
 
+  // --progress=false means false (it once turned the progress line on, like --progress).
   const ToolRun missing = Loadgen({"--server=" + address_, "--layer=nope", "--input_shape=1,5,5,4",
-                                   "--concurrency=2", "--requests=6"});
+                                   "--concurrency=2", "--requests=6", "--progress=false"});
   EXPECT_EQ(missing.exit_status, 1) << missing.out << missing.err;
+  EXPECT_THAT(missing.err, Not(HasSubstr("\r")));
   EXPECT_THAT(missing.out, HasSubstr("requests:     6 sent, 0 ok, 6 failed in "));
   EXPECT_THAT(missing.out, HasSubstr("NOT_FOUND=6"));
   EXPECT_THAT(missing.out, HasSubstr("latency_ms:   n/a"));

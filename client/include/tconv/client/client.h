@@ -139,6 +139,13 @@ struct RepositoryModel {
   std::string reason;  // why it is not ready
 };
 
+// ListLayersWithUnserved: the layers served, and the repository folders that are not (state
+// "UNAVAILABLE", reason = the load error or "unloaded"; `version` is left empty).
+struct LayerList {
+  std::vector<LayerInfo> layers;
+  std::vector<RepositoryModel> unserved;
+};
+
 // grpc.health.v1.HealthCheckResponse.ServingStatus.
 enum class ServingStatus { kUnknown, kServing, kNotServing, kServiceUnknown };
 std::string_view ServingStatusName(ServingStatus status);
@@ -162,6 +169,8 @@ class Client {
   absl::StatusOr<LayerInfo> GetLayer(std::string_view name, const CallOptions& call = {});
   // Sorted by name.
   absl::StatusOr<std::vector<LayerInfo>> ListLayers(const CallOptions& call = {});
+  // The same, plus what is in the repository but not served (e.g. a folder that failed to load).
+  absl::StatusOr<LayerList> ListLayersWithUnserved(const CallOptions& call = {});
   absl::Status DeleteLayer(std::string_view name, const CallOptions& call = {});
 
   // One forward pass (ModelInfer, raw FP32 both ways). `shape` is the input's shape in the
