@@ -13,12 +13,13 @@ command -v go >/dev/null || skip "go is not installed"
 command -v openssl >/dev/null || skip "openssl is not installed"
 
 tmp=$(mktemp -d)
-SERVER_PID="" TLS_PID=""
+SERVER_PID="" PLAIN_PID=""
 cleanup() {
   local rc=$?
   ((rc == 0 || rc == SKIP)) || { log "--- tconv-server logs"; tail -30 "$tmp"/*.log >&2 || true; }
+  # PLAIN_PID: the first server; SERVER_PID: the last one start_server started.
+  [[ -n $PLAIN_PID && $PLAIN_PID != "$SERVER_PID" ]] && stop_pid "$PLAIN_PID" 30 || true
   [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  [[ -n $TLS_PID ]] && stop_pid "$TLS_PID" 30 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -32,17 +33,16 @@ cases=$repo/tests/conformance/conv2d_transpose_cases.jsonl
 mkdir -p "$tmp/plain" "$tmp/tls"
 start_server "$tmp/plain.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --model_repository="$tmp/plain" --threads=2
-plain=$GRPC_ADDRESS
+plain=$GRPC_ADDRESS PLAIN_PID=$SERVER_PID
 wait_healthy "$tool" "$plain" 60
 log "plaintext server at $plain"
 timeout 120 "$golden" -target "$plain" -cases "$cases"
 
 write_tls_files "$tmp"
-SERVER_PID_PLAIN=$SERVER_PID
+
 start_server "$tmp/tls.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --model_repository="$tmp/tls" --threads=2 --tls_cert_file="$tmp/server.pem" \
   --tls_key_file="$tmp/server.key" --auth_token_file="$tmp/token" --auth_inference
-TLS_PID=$SERVER_PID SERVER_PID=$SERVER_PID_PLAIN
 # start_server returned once it listens; `tconv health` has no TLS flags, and the example's
 # first call is a health check anyway.
 log "TLS + token server at $GRPC_ADDRESS"
