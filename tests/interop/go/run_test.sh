@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 log "go build client/go/cmd/tconv-golden"
 mkdir -p "$out"
-(cd "$repo/client/go" && timeout 600 go build -modcacherw -o "$out/" ./cmd/tconv-golden)
+(cd "$repo/client/go" && timeout 600 go build -modcacherw -o "$out/" ./cmd/tconv-golden && go vet ./...)
 golden=$out/tconv-golden
 cases=$repo/tests/conformance/conv2d_transpose_cases.jsonl
 
