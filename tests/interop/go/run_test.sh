@@ -9,6 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../deploy/lib.sh"
 repo=$1 server=$2 tool=$3 out=$4
 
+# The machine's Go lives in /usr/local/go; a non-login shell (CI) may not have it on PATH.
+command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null || skip "go is not installed"
 command -v openssl >/dev/null || skip "openssl is not installed"
 
