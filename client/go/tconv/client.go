@@ -25,7 +25,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/tconv/tconv/client/go/pb/inference"
@@ -54,8 +53,18 @@ type Client struct {
 	inference inference.GRPCInferenceServiceClient
 	health    healthpb.HealthClient
 	timeout   time.Duration
-	token     string
 }
+
+// bearerToken sends "authorization: Bearer <token>" with every call of the connection, the raw
+// stubs' included. It does not insist on TLS: a loopback or in-cluster plaintext connection
+// may carry a token too, as with the C++ client.
+type bearerToken string
+
+func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+func (bearerToken) RequireTransportSecurity() bool { return false }
 
 // Dial makes a client for target ("host:port" or any gRPC target URI). It does not connect:
 // the first call does, and fails with codes.Unavailable when no server answers.
@@ -71,8 +80,12 @@ func Dial(target string, opts Options) (*Client, error) {
 	if maxBytes <= 0 {
 		maxBytes = 1 << 30
 	}
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes)))
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes))}
+	if opts.Token != "" {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken(opts.Token)))
+	}
+	conn, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +99,6 @@ func Dial(target string, opts Options) (*Client, error) {
 		inference: inference.NewGRPCInferenceServiceClient(conn),
 		health:    healthpb.NewHealthClient(conn),
 		timeout:   timeout,
-		token:     opts.Token,
 	}, nil
 }
 
@@ -94,20 +106,16 @@ func Dial(target string, opts Options) (*Client, error) {
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Layers and Inference give the generated stubs for calls this client does not wrap
-// (ModelMetadata, RepositoryIndex, ...); the caller then adds the token metadata itself.
+// (ModelMetadata, RepositoryIndex, ...); they send the token too, but set no default deadline.
 func (c *Client) Layers() tconvv1.LayerServiceClient              { return c.layers }
 func (c *Client) Inference() inference.GRPCInferenceServiceClient { return c.inference }
 
-// call adds the default deadline and the token to ctx.
+// call gives ctx the default deadline when it has none.
 func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
-	if c.token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
-	}
-	return ctx, cancel
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // LayerSpec is what CreateLayer sends (see proto/tconv/v1/layer_service.proto).
