@@ -8,7 +8,9 @@
 #            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
 #            and gnuplot, which draws the results
 #   --deploy also what the deployment tests need: podman (container image), Prometheus
-#            (promtool, real scrape) and Node/npm (manifest validation, Node client)
+#            (promtool, real scrape), Node/npm (manifest validation, Node client), Python's
+#            venv (Python client) and Maven with JDK 17 (Java client). The Go client needs a Go
+#            newer than Debian 12's (1.19): the machine's own Go (1.26) is used, not installed here
 # Runs as root (or through sudo when available). Safe to run again.
 set -euo pipefail
 
@@ -24,7 +26,7 @@ for arg in "$@"; do
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-venv
-                 python3-numpy)
+                 python3-numpy protobuf-compiler-grpc maven openjdk-17-jdk-headless)
       # Keep a Node.js that is already installed (e.g. NodeSource's, which bundles npm and
       # conflicts with Debian's npm package).
       command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm) ;;

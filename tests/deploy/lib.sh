@@ -92,3 +92,13 @@ with open(path, "wb") as f:
     f.write(struct.pack("<%df" % count, *(rng.uniform(-1, 1) for _ in range(count))))
 PY
 }
+
+# write_tls_files DIR: a self-signed P-256 certificate for 127.0.0.1/localhost valid one day
+# (DIR/server.pem, its key DIR/server.key; clients trust server.pem itself as their CA) and a
+# random bearer token (DIR/token), for tests of a client's TLS and token options.
+write_tls_files() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$1/server.key" -out "$1/server.pem" 2>/dev/null
+  openssl rand -hex 16 >"$1/token"
+}
