@@ -65,7 +65,9 @@ void InferenceService::SetReady(bool ready) { ready_.store(ready); }
 
 bool InferenceService::WaitIdle(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ == 0 && streams_.empty();
+  };
   return mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
 }
 
@@ -149,19 +151,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
     absl::MutexLock lock(&mu_);
     ++in_flight_;
   }
-  absl::StatusOr<InferenceRequest> decoded =
-      ready_.load() ? DecodeInferRequest(*request) : NotReadyError();
-  absl::Status refused = decoded.status();
-  if (refused.ok()) {
-    refused = CheckAnswerFits(*options_.manager, *request, *decoded, options_.max_message_bytes);
-  }
-  if (!refused.ok()) {
-    FinishInfer(reactor, request->model_name(), start, refused);
+  absl::StatusOr<InferenceRequest> decoded = Admit(context, *request, start);
+  if (!decoded.ok()) {
+    FinishInfer(reactor, request->model_name(), start, decoded.status());
     return reactor;
   }
-  decoded->deadline = DeadlineOf(*context);
-  decoded->is_cancelled = [context] { return context->IsCancelled(); };
-  decoded->enqueued = start;
   options_.manager->Infer(
       request->model_name(), *std::move(decoded),
       [this, reactor, request, response, start](absl::StatusOr<InferenceResult> result) {
@@ -169,6 +163,17 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
         FinishInfer(reactor, request->model_name(), start, result.status());
       });
   return reactor;
+}
+
+absl::StatusOr<InferenceRequest> InferenceService::Admit(
+    CallContext* context, const inference::ModelInferRequest& request, absl::Time start) const {
+  if (!ready_.load()) return NotReadyError();
+  ASSIGN_OR_RETURN(InferenceRequest decoded, DecodeInferRequest(request));
+  RETURN_IF_ERROR(CheckAnswerFits(*options_.manager, request, decoded, options_.max_message_bytes));
+  decoded.deadline = DeadlineOf(*context);
+  decoded.is_cancelled = [context] { return context->IsCancelled(); };
+  decoded.enqueued = start;
+  return decoded;
 }
 
 void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -38,7 +40,12 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // Ready = the repository is loaded and the server is not draining. Until then ServerReady
   // and ModelReady answer false and ModelInfer answers UNAVAILABLE. Starts not ready.
   void SetReady(bool ready);
-  // Waits until no ModelInfer is in flight, at most until `deadline`; true when idle.
+  // The streams' part of a drain (stream_infer.cc): every open ModelStreamInfer stops reading,
+  // writes the answers of the requests it has accepted, then ends with UNAVAILABLE; new
+  // streams end at once. Irreversible.
+  void DrainStreams();
+  // Waits until no ModelInfer is in flight and no stream is open, at most until `deadline`;
+  // true when idle.
   bool WaitIdle(absl::Time deadline);
   // ModelInfer calls received and not yet answered.
   int64_t InFlight();
@@ -62,6 +69,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelInfer(CallContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
+  // In stream_infer.cc: each request goes through the same checks and the same batcher as a
+  // ModelInfer; answers are written as they complete, matched by their request's id.
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+  ModelStreamInfer(CallContext* context) override;
   // In model_config.cc (Triton's model-configuration extension).
   grpc::ServerUnaryReactor* ModelConfig(CallContext* context,
                                         const inference::ModelConfigRequest* request,
@@ -77,14 +88,27 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
       inference::RepositoryModelUnloadResponse* response) override;
 
  private:
+  class StreamReactor;  // stream_infer.cc
+
+  // What ModelInfer and a streamed request share before the batcher: readiness, the protocol's
+  // rules (DecodeInferRequest) and the answer-size limit; the decoded request then carries the
+  // call's deadline and cancellation and `start` as its arrival.
+  absl::StatusOr<InferenceRequest> Admit(CallContext* context,
+                                         const inference::ModelInferRequest& request,
+                                         absl::Time start) const;
   // Records the finished ModelInfer and finishes its reactor.
   void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model, absl::Time start,
                    const absl::Status& status);
+  // Open streams, so that DrainStreams reaches them; false when draining (the stream must end).
+  bool AddStream(const std::shared_ptr<StreamReactor>& stream);
+  void RemoveStream(const StreamReactor* stream);
 
   const Options options_;
   std::atomic<bool> ready_{false};
   absl::Mutex mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<const StreamReactor*, std::weak_ptr<StreamReactor>> streams_ ABSL_GUARDED_BY(mu_);
+  bool draining_streams_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tconv::server

@@ -106,6 +106,7 @@ void Server::StartDraining() {
   SetHealth(false);
   inference_service_->SetReady(false);
   options_.manager->StartDraining();
+  inference_service_->DrainStreams();
 }
 
 void Server::Shutdown(absl::Time deadline) {

@@ -82,6 +82,7 @@ class Server {
   // Health SERVING (for "" and each service) and ServerReady true.
   void MarkReady();
   // Health NOT_SERVING, ServerReady false, new inferences UNAVAILABLE; accepted ones finish.
+  // Open ModelStreamInfer streams end with UNAVAILABLE once their accepted requests are answered.
   void StartDraining();
   // Drains, waits for in-flight inferences until `deadline`, then stops gRPC (cancelling what
   // is left at the deadline) and returns once every call has ended. Idempotent.
