@@ -181,6 +181,32 @@ TEST_F(StreamTest, StreamsBatchTogetherAndMatchUnaryAnswersBitwise) {
   EXPECT_EQ(server_->observer().Count("g3", absl::StatusCode::kOk), 2 * kStreams * kPerStream);
 }
 
+// More requests on one stream than it holds unanswered (128): with a batcher that waits 500 ms
+// for company and takes up to 256 examples, the stream reads 128 requests, pauses (the first
+// batch is exactly 128: without the limit it would hold all 200), and resumes as the answers
+// are written, so every request is answered.
+TEST_F(StreamTest, AStreamHoldsAtMost128UnansweredRequests) {
+  BatchingOptions batching;
+  batching.max_batch_size = 256;
+  batching.batch_timeout = absl::Milliseconds(500);
+  StartServer(batching);
+  ASSERT_OK(CreateLayer(*server_, SeededLayer("g3", kDcganG3, 64, 7)));
+  auto context = Context(absl::Seconds(60));
+  std::unique_ptr<Stream> stream = server_->oip().ModelStreamInfer(context.get());
+  constexpr int kRequests = 200;
+  const std::vector<float> input = RandomValues(1024, 5);
+  for (int k = 0; k < kRequests; ++k) {
+    ASSERT_TRUE(stream->Write(WithId(RawInfer("g3", {1, 4, 4, 64}, input), std::to_string(k))));
+  }
+  stream->WritesDone();
+  auto answers = ReadAll(*stream);
+  ASSERT_OK(ToAbsl(stream->Finish()));
+  ASSERT_EQ(answers.size(), static_cast<size_t>(kRequests));
+  for (const auto& [id, answer] : answers) EXPECT_EQ(answer.error_message(), "") << id;
+  EXPECT_EQ(server_->observer().Count("g3", absl::StatusCode::kOk), kRequests);
+  EXPECT_EQ(server_->observer().LargestBatch("g3"), 128);
+}
+
 // An answer above --max_message_bytes is refused before computing (RESOURCE_EXHAUSTED on the
 // stream), and the stream goes on.
 TEST_F(StreamTest, AnswerAboveTheMessageLimitIsRefusedOnTheStream) {
