@@ -33,6 +33,17 @@ void RecordingObserver::OnBatch(std::string_view layer, int64_t batch_size, absl
   largest = std::max(largest, batch_size);
 }
 
+void RecordingObserver::OnQueueDepth(std::string_view layer, int64_t depth) {
+  absl::MutexLock lock(&mu_);
+  queue_depth_[std::string(layer)] = depth;
+}
+
+int64_t RecordingObserver::QueueDepth(const std::string& layer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = queue_depth_.find(layer);
+  return it == queue_depth_.end() ? 0 : it->second;
+}
+
 int64_t RecordingObserver::LargestBatch(const std::string& layer) const {
   absl::MutexLock lock(&mu_);
   auto it = largest_batch_.find(layer);

@@ -30,7 +30,7 @@ class RecordingObserver final : public MetricsObserver {
   void OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) override;
   void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration, const absl::Duration*,
                int64_t) override;
-  void OnQueueDepth(std::string_view, int64_t) override {}
+  void OnQueueDepth(std::string_view layer, int64_t depth) override;
   void OnLayerAdded(std::string_view) override {}
   void OnLayerRemoved(std::string_view) override {}
   int64_t Count(const std::string& layer, absl::StatusCode code) const;
@@ -38,12 +38,15 @@ class RecordingObserver final : public MetricsObserver {
   int64_t Computed(const std::string& layer) const;
   // The largest kernel run of `layer`, in examples (0 before any).
   int64_t LargestBatch(const std::string& layer) const;
+  // Examples waiting in `layer`'s queue, as last reported.
+  int64_t QueueDepth(const std::string& layer) const;
 
  private:
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, absl::StatusCode>, int64_t> counts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> computed_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> largest_batch_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> queue_depth_ ABSL_GUARDED_BY(mu_);
 };
 
 // A fresh, empty directory under the test's temp dir, removed by the destructor.
