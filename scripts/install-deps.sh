@@ -3,7 +3,9 @@
 # Usage: scripts/install-deps.sh [--test] [--bench] [--deploy]
 #   --test   also what the test suite needs (podman, prometheus, python/node clients; openssl
 #            makes the throwaway certificates of tests/security; python3-venv the venvs of
-#            scripts/python-env.sh, where the Python clients come from the package index)
+#            scripts/python-env.sh, where the Python clients come from the package index;
+#            libb64-0d is a library Triton's perf_analyzer binary links, see
+#            tests/triton/perf_analyzer_requirements.txt)
 #   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
 #            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
 #            and gnuplot, which draws the results
@@ -22,7 +24,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-venv python3-numpy openssl) ;;
+    --test) packages+=(python3 python3-venv python3-numpy openssl libb64-0d) ;;
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-venv

@@ -6,6 +6,8 @@
 #   bench/service/run.sh                 # all cvae_* and dcgan_* cases, best of 2 x 4 s per point
 #   DURATION=10s REPEATS=3 CASES='cvae_d1' CONCURRENCY='1 32' bench/service/run.sh
 #   SERVER_FLAGS=--threads=1 bench/service/run.sh       # flags for both servers
+#   LOADGEN=perf_analyzer bench/service/run.sh          # Triton's perf_analyzer as load instead
+#   LOADGEN=perf_analyzer PERF_FLAGS=--streaming ...    # ... over ModelStreamInfer
 #
 # Builds Release in build/service-bench (BUILD_DIR overrides), starts two tconv-servers on
 # 127.0.0.1 with temporary repositories — one with the default batching, one with
@@ -20,6 +22,12 @@ duration="${DURATION:-4s}"
 repeats="${REPEATS:-2}"
 cases="${CASES:-cvae_|dcgan_}"
 concurrencies=(${CONCURRENCY:-1 8 32})
+# The load generator of the throughput table: `tconv loadgen` (default) or Triton's
+# perf_analyzer (venv build/venvs/perf_analyzer, as tests/triton/perf_analyzer_test.sh makes it;
+# PERF_FLAGS are added to its command line, e.g. --streaming).
+loadgen_kind="${LOADGEN:-tconv}"
+[[ $loadgen_kind == tconv || $loadgen_kind == perf_analyzer ]] ||
+  { echo "LOADGEN must be tconv or perf_analyzer, not '$loadgen_kind'" >&2; exit 2; }
 
 # An existing build directory is used as configured (it must be a Release build).
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
@@ -85,8 +93,36 @@ while read -r name channels shape config; do
   done
 done <"$tmp/cases.txt"
 
+if [[ $loadgen_kind == perf_analyzer ]]; then
+  py=$("$root/scripts/python-env.sh" perf_analyzer "$root/tests/triton/perf_analyzer_requirements.txt")
+  perf_analyzer="$(dirname "$py")/perf_analyzer"
+  cudart=$("$py" -c 'import nvidia.cuda_runtime, os; print(os.path.join(nvidia.cuda_runtime.__path__[0], "lib"))')
+  export LD_LIBRARY_PATH=$cudart${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
+# perf_analyzer_point SERVER NAME SHAPE CONCURRENCY: one perf_analyzer measurement (batch 1, a
+# window of $DURATION) as "requests/s p50_us", read from its CSV by column name.
+perf_analyzer_point() {
+  local window_ms dims
+  window_ms=$(awk -v d="$duration" 'BEGIN {printf "%d", d * (d ~ /ms$/ ? 1 : 1000)}')
+  dims=${3#*,}  # 1,H,W,C -> H,W,C: Triton's dims leave out the batch dimension
+  "$perf_analyzer" -m "$2" -u "$1" -i grpc --concurrency-range "$4:$4" -b 1 \
+    --shape "input:$dims" --measurement-interval "$window_ms" --stability-percentage 100 \
+    -f "$tmp/perf.csv" ${PERF_FLAGS:-} >"$tmp/perf.log" 2>&1 || {
+    cat "$tmp/perf.log" >&2
+    exit 1
+  }
+  awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next}
+           NR == 2 {printf "%.0f %.0f\n", $col["Inferences/Second"], $col["p50 latency"]}' \
+    "$tmp/perf.csv"
+}
+
 # loadgen SERVER NAME SHAPE CONCURRENCY: prints "requests/s p50_us".
 loadgen() {
+  if [[ $loadgen_kind == perf_analyzer ]]; then
+    perf_analyzer_point "$@"
+    return
+  fi
   local out
   out=$("$tool" loadgen --server="$1" --layer="$2" --input_shape="$3" --concurrency="$4" \
     --duration="$duration" 2>"$tmp/loadgen.err") || {
@@ -118,7 +154,8 @@ best_of() {
 report="$build/service_bench.txt"
 {
   echo "tconv service benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, best of $repeats x" \
-    "$duration per point, one example per request, loadgen on the same machine"
+    "$duration per point, one example per request, load by $loadgen_kind ${PERF_FLAGS:-}" \
+    "on the same machine"
   echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo

@@ -138,19 +138,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
         FinishInfer(reactor, request->model_name(), start, refused, /*admitted=*/false);
       });
   if (!admitted) return reactor;  // refused, or held until the drain answers it
-  absl::StatusOr<InferenceRequest> decoded =
-      ready_.load() ? DecodeInferRequest(*request) : NotReadyError();
-  absl::Status refused = decoded.status();
-  if (refused.ok()) {
-    refused = CheckAnswerFits(*options_.manager, *request, *decoded, options_.max_message_bytes);
-  }
-  if (!refused.ok()) {
-    FinishInfer(reactor, request->model_name(), start, refused);
+  absl::StatusOr<InferenceRequest> decoded = PrepareInfer(context, *request, start);
+  if (!decoded.ok()) {
+    FinishInfer(reactor, request->model_name(), start, decoded.status());
     return reactor;
   }
-  decoded->deadline = DeadlineOf(*context);
-  decoded->is_cancelled = [context] { return context->IsCancelled(); };
-  decoded->enqueued = start;
   options_.manager->Infer(
       request->model_name(), *std::move(decoded),
       [this, reactor, request, response, start](absl::StatusOr<InferenceResult> result) {
@@ -158,6 +150,17 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
         FinishInfer(reactor, request->model_name(), start, result.status());
       });
   return reactor;
+}
+
+absl::StatusOr<InferenceRequest> InferenceService::PrepareInfer(
+    CallContext* context, const inference::ModelInferRequest& request, absl::Time start) const {
+  if (!ready_.load()) return NotReadyError();
+  ASSIGN_OR_RETURN(InferenceRequest decoded, DecodeInferRequest(request));
+  RETURN_IF_ERROR(CheckAnswerFits(*options_.manager, request, decoded, options_.max_message_bytes));
+  decoded.deadline = DeadlineOf(*context);
+  decoded.is_cancelled = [context] { return context->IsCancelled(); };
+  decoded.enqueued = start;
+  return decoded;
 }
 
 void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model,

@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
@@ -44,6 +47,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   // and ModelReady answer false and ModelInfer answers UNAVAILABLE (while draining, as the
   // Drain decides). Starts not ready.
   void SetReady(bool ready);
+  // The streams' part of a drain (stream_infer.cc): every open ModelStreamInfer stops reading,
+  // writes the answers of the requests it has accepted, then ends with UNAVAILABLE; new
+  // streams end at once. Irreversible. gRPC's Shutdown then waits for the streams' last writes.
+  void DrainStreams();
 
   using CallContext = grpc::CallbackServerContext;
   grpc::ServerUnaryReactor* ServerLive(CallContext* context,
@@ -64,6 +71,10 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* ModelInfer(CallContext* context,
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override;
+  // In stream_infer.cc: each request goes through the same checks and the same batcher as a
+  // ModelInfer; answers are written as they complete, matched by their request's id.
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+  ModelStreamInfer(CallContext* context) override;
   // In model_config.cc (Triton's model-configuration extension).
   grpc::ServerUnaryReactor* ModelConfig(CallContext* context,
                                         const inference::ModelConfigRequest* request,
@@ -83,12 +94,26 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
       inference::RepositoryModelUnloadResponse* response) override;
 
  private:
+  class StreamReactor;  // stream_infer.cc
+
+  // What ModelInfer and a streamed request share before the batcher: readiness, the protocol's
+  // rules (DecodeInferRequest) and the answer-size limit; the decoded request then carries the
+  // call's deadline and cancellation and `start` as its arrival.
+  absl::StatusOr<InferenceRequest> PrepareInfer(CallContext* context,
+                                                const inference::ModelInferRequest& request,
+                                                absl::Time start) const;
   // Records the finished ModelInfer and finishes its reactor (Drain::Done for admitted ones).
   void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model, absl::Time start,
                    const absl::Status& status, bool admitted = true);
+  // Open streams, so that DrainStreams reaches them; false when draining (the stream must end).
+  bool AddStream(const std::shared_ptr<StreamReactor>& stream);
+  void RemoveStream(const StreamReactor* stream);
 
   const Options options_;
   std::atomic<bool> ready_{false};
+  absl::Mutex mu_;
+  std::map<const StreamReactor*, std::weak_ptr<StreamReactor>> streams_ ABSL_GUARDED_BY(mu_);
+  bool draining_streams_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tconv::server

@@ -106,6 +106,7 @@ void Server::StartDraining() {
   inference_service_->SetReady(false);
   drain_.StartRefusing();
   options_.manager->StartDraining();
+  inference_service_->DrainStreams();
 }
 
 void Server::Shutdown(absl::Time deadline) {

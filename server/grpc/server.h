@@ -84,6 +84,7 @@ class Server {
   // Health SERVING (for "" and each service) and ServerReady true.
   void MarkReady();
   // Health NOT_SERVING, ServerReady false, new inferences UNAVAILABLE; accepted ones finish.
+  // Open ModelStreamInfer streams end with UNAVAILABLE once their accepted requests are answered.
   void StartDraining();
   // Drains (see drain.h: every inference gets its answer or UNAVAILABLE, none is cancelled
   // unless it still runs at `deadline`), stops gRPC and returns once every call has ended.

@@ -26,6 +26,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), Bounded(status.message()));
 }
 
+std::string ToErrorMessage(const absl::Status& status) {
+  if (status.ok()) return "";
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", Bounded(status.message()));
+}
+
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

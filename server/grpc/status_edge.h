@@ -4,6 +4,7 @@
 #define TCONV_SERVER_GRPC_STATUS_EDGE_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/status/status.h"
 #include "grpcpp/server_context.h"
@@ -20,6 +21,10 @@ inline constexpr size_t kMaxStatusMessageBytes = 1024;
 // Same code, same message (cut to kMaxStatusMessageBytes): both enumerations are the
 // canonical gRPC codes, one to one.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The status as text inside a message ("INVALID_ARGUMENT: expected ..."), for answers that carry
+// an error in their body, like ModelStreamInferResponse.error_message. Cut as ToGrpcStatus cuts.
+std::string ToErrorMessage(const absl::Status& status);
 
 // For handlers that answer at once: finishes the call's default reactor with `status`.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,

@@ -180,6 +180,25 @@ class SecurityTest : public ::testing::Test {
     }
     return ToAbsl(status);
   }
+  // One request on a ModelStreamInfer stream: the stream's status, or INTERNAL when it ended
+  // OK without exactly one good answer.
+  absl::Status StreamInfer(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
+                           const std::string& authorization = "") {
+    auto context = CallContext(authorization);
+    auto stream =
+        inference::GRPCInferenceService::NewStub(channel)->ModelStreamInfer(context.get());
+    stream->Write(RawInfer(name, {1, 4, 4, 3}, std::vector<float>(48, 0.5f)));
+    stream->WritesDone();
+    int good = 0;
+    inference::ModelStreamInferResponse answer;
+    while (stream->Read(&answer)) {
+      if (answer.error_message().empty() && answer.infer_response().raw_output_contents_size() == 1)
+        ++good;
+    }
+    grpc::Status status = stream->Finish();
+    if (status.ok() && good != 1) return absl::InternalError("the stream ended without an answer");
+    return ToAbsl(status);
+  }
   absl::Status Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                     const std::string& authorization = "") {
     inference::RepositoryModelLoadRequest request;
@@ -267,6 +286,11 @@ TEST_F(SecurityTest, AuthInferenceProtectsInferenceButNotHealth) {
   EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kUnauthenticated), 1);
   EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kPermissionDenied), 1);
   EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kOk), 1);
+  // Streams too: refused as they open, before any request is read.
+  EXPECT_THAT(StreamInfer(channel, "gen"), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(StreamInfer(channel, "gen", kWrong), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(StreamInfer(channel, "gen", kRight));
+  EXPECT_EQ(server_->observer().Count("gen", absl::StatusCode::kOk), 2);
 
   inference::ModelMetadataRequest metadata;
   metadata.set_name("gen");
@@ -297,6 +321,7 @@ TEST_F(SecurityTest, LoopbackMayMutateWithoutTokenByDefault) {
   auto channel = Channel(nullptr);
   ASSERT_OK(Create(channel, "gen"));
   EXPECT_OK(Infer(channel, "gen"));
+  EXPECT_OK(StreamInfer(channel, "gen"));  // no token configured: inference is open
   EXPECT_OK(Unload(channel, "gen"));
   EXPECT_OK(Load(channel, "gen"));
   EXPECT_OK(Delete(channel, "gen"));

@@ -131,6 +131,43 @@ def check_statistics(client, name, examples, ok, failed):
     assert batches == {examples // 2: 2}, s
 
 
+def check_stream(client, cases, count=100):
+    """start_stream + async_stream_infer: `count` requests over golden layers on one stream,
+    answers matched by id (they may come in any order), plus one bad request whose error arrives
+    on the stream while it goes on."""
+    names = [load_case(client, case) for case in cases]
+    answers = queue.Queue()
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    expected = {}
+    for i in range(count):
+        case, name = cases[i % len(cases)], names[i % len(cases)]
+        x = np.array(case["input"], dtype=np.float32).reshape(case["input_shape"])
+        request_id = f"stream-{i}"
+        expected[request_id] = (name, case)
+        client.async_stream_infer(name, make_inputs(x), request_id=request_id,
+                                  outputs=[grpcclient.InferRequestedOutput("output")])
+        if i == count // 2:  # wrong datatype mid-stream
+            client.async_stream_infer(names[0], make_inputs(x.astype(np.float64), "FP64"),
+                                      request_id="bad")
+    errors = []
+    got = {}
+    for _ in range(count + 1):
+        result, error = answers.get(timeout=60)
+        if error is not None:
+            errors.append(error.message())
+            continue
+        request_id = result.get_response().id
+        assert request_id in expected and request_id not in got, request_id
+        name, case = expected[request_id]
+        assert result.get_response().model_name == name, result.get_response()
+        got[request_id] = check_output(request_id, result.as_numpy("output"), case)
+    client.stop_stream()
+    assert len(got) == count, f"{len(got)} answers for {count} requests"
+    assert len(errors) == 1 and errors[0].startswith("INVALID_ARGUMENT: "), errors
+    print(f"ok  stream: {count} answers matched by id over {len(cases)} layers, "
+          f"max |err| {max(got.values()):.2e}; 1 refusal on the stream")
+
+
 def main():
     address, cases_path = sys.argv[1], sys.argv[2]
     cases = [json.loads(line) for line in open(cases_path) if line.strip()]
@@ -143,6 +180,7 @@ def main():
     last = next(c for c in cases if not channels_first(c["config"]))
     first = next(c for c in cases if channels_first(c["config"]))
     names = [check_case(client, case) for case in (last, first)]
+    check_stream(client, cases[:9] + [first])
 
     index = {m["name"]: m for m in client.get_model_repository_index(as_json=True).get("models", [])}
     for name in names:
@@ -152,15 +190,19 @@ def main():
     assert set(names) <= every, every
     expect_error("StatusCode.NOT_FOUND", lambda: client.get_inference_statistics("no_such_layer"))
 
-    # A replace (load_model again, other weights) serves version 2; version 1 no longer answers.
+    # A replace (load_model again, other weights) serves the next version; the one before no
+    # longer answers. (The stream check above may have reloaded the layer already.)
+    before = int(client.get_model_metadata(names[0], as_json=True)["versions"][0])
     replaced = load_case(client, dict(last, kernel=(-np.array(last["kernel"])).tolist()))
-    assert client.get_model_metadata(replaced, as_json=True)["versions"] == ["2"]
+    assert replaced == names[0], (replaced, names)
+    now = str(before + 1)
+    assert client.get_model_metadata(replaced, as_json=True)["versions"] == [now]
     index = {m["name"]: m for m in client.get_model_repository_index(as_json=True)["models"]}
-    assert index[replaced]["version"] == "2", index
+    assert index[replaced]["version"] == now, index
     x_last = np.array(last["input"], dtype=np.float32).reshape(last["input_shape"])
     expect_error("StatusCode.NOT_FOUND",
-                 lambda: client.infer(replaced, make_inputs(x_last), model_version="1"))
-    assert client.infer(replaced, make_inputs(x_last)).get_response().model_version == "2"
+                 lambda: client.infer(replaced, make_inputs(x_last), model_version=str(before)))
+    assert client.infer(replaced, make_inputs(x_last)).get_response().model_version == now
 
     expect_error("StatusCode.NOT_FOUND", lambda: client.get_model_config("no_such_layer"))
     expect_error("StatusCode.NOT_FOUND", lambda: client.get_model_metadata("no_such_layer"))

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -28,12 +29,8 @@ void RecordingObserver::OnBatch(std::string_view layer, int64_t batch_size, absl
                                 const absl::Duration*, int64_t) {
   absl::MutexLock lock(&mu_);
   computed_[std::string(layer)] += batch_size;
-}
-
-int64_t RecordingObserver::Computed(const std::string& layer) const {
-  absl::MutexLock lock(&mu_);
-  auto it = computed_.find(layer);
-  return it == computed_.end() ? 0 : it->second;
+  int64_t& largest = largest_batch_[std::string(layer)];
+  largest = std::max(largest, batch_size);
 }
 
 void RecordingObserver::OnQueueDepth(std::string_view layer, int64_t depth) {
@@ -45,6 +42,18 @@ int64_t RecordingObserver::QueueDepth(const std::string& layer) const {
   absl::MutexLock lock(&mu_);
   auto it = queue_depth_.find(layer);
   return it == queue_depth_.end() ? 0 : it->second;
+}
+
+int64_t RecordingObserver::LargestBatch(const std::string& layer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = largest_batch_.find(layer);
+  return it == largest_batch_.end() ? 0 : it->second;
+}
+
+int64_t RecordingObserver::Computed(const std::string& layer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = computed_.find(layer);
+  return it == computed_.end() ? 0 : it->second;
 }
 
 TempDir::TempDir() {

@@ -36,13 +36,16 @@ class RecordingObserver final : public MetricsObserver {
   int64_t Count(const std::string& layer, absl::StatusCode code) const;
   // Examples the kernel ran for `layer`.
   int64_t Computed(const std::string& layer) const;
-  // Examples waiting in the layer's queue, as last reported.
+  // The largest kernel run of `layer`, in examples (0 before any).
+  int64_t LargestBatch(const std::string& layer) const;
+  // Examples waiting in `layer`'s queue, as last reported.
   int64_t QueueDepth(const std::string& layer) const;
 
  private:
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, absl::StatusCode>, int64_t> counts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> computed_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> largest_batch_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> queue_depth_ ABSL_GUARDED_BY(mu_);
 };
 
