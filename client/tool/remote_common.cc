@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "subcommand.h"
 #include "tconv/kernel/status_macros.h"
 
@@ -131,6 +132,22 @@ void PrintLayerLine(const client::LayerInfo& layer, std::ostream& out) {
                          layer.weight_checksum);
 }
 
+namespace {
+
+// Which Keras' semantics the server computes the layer with: its normalised config carries the
+// marker only Keras 3 writes, a DTypePolicy dtype, exactly when it was read as Keras 3 (the
+// README's "Keras 2 and Keras 3 configs" says how a config is decided).
+std::string_view KerasSemantics(const std::string& config_json) {
+  const auto config = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return "unknown";
+  const auto dtype = config.find("dtype");
+  const bool keras3 = dtype != config.end() && dtype->is_object() &&
+                      dtype->value("class_name", "") == "DTypePolicy";
+  return keras3 ? "Keras 3 (the config's dtype is a DTypePolicy)" : "Keras 2";
+}
+
+}  // namespace
+
 void PrintLayerDetails(const client::LayerInfo& layer, std::ostream& out) {
   const client::ShapeRule& rule = layer.shape_rule;
   out << "name:            " << layer.name << "\n"
@@ -144,6 +161,7 @@ void PrintLayerDetails(const client::LayerInfo& layer, std::ostream& out) {
       << "batching:        max_batch_size=" << layer.batching.max_batch_size
       << " batch_timeout=" << absl::FormatDuration(layer.batching.batch_timeout)
       << " max_queue_size=" << layer.batching.max_queue_size << "\n"
+      << "semantics:       " << KerasSemantics(layer.config_json) << "\n"
       << "config:          " << layer.config_json << "\n";
 }
 

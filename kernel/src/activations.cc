@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "fast_isa.h"
 #include "parallel.h"
@@ -50,6 +52,27 @@ void SoftmaxRow(float* row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) row[i] = static_cast<float>(row[i] * inverse);
 }
 
+// Sparsemax of one row exactly as Keras 3 computes it (keras/src/backend/tensorflow/nn.py):
+// sort descending, running sums c_j in float, support j where z_j - (c_j - 1) / j > 0, then
+// tau = (sum of c_j over the support - 1) / |support|. That sum of running sums, not the
+// textbook c_k, is Keras' formula; its rows need not sum to 1, and tconv matches Keras.
+void SparsemaxRow(float* row, int64_t n) {
+  std::vector<float> sorted(row, row + n);
+  std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+  float cumsum = 0;
+  float support_sum = 0;
+  float support_size = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    cumsum += sorted[j];
+    if (sorted[j] - (cumsum - 1.0f) / static_cast<float>(j + 1) > 0) {
+      support_sum += cumsum;
+      support_size += 1;
+    }
+  }
+  const float tau = (support_sum - 1.0f) / support_size;
+  for (int64_t i = 0; i < n; ++i) row[i] = std::max(row[i] - tau, 0.0f);
+}
+
 // Elements per parallel task: large enough that scheduling costs stay negligible, small
 // enough that a large output (e.g. 256x256x64) is spread over the pool.
 constexpr int64_t kElementsPerTask = 1 << 14;
@@ -62,6 +85,7 @@ float ActivateElement(Activation activation, float value) {
     case Activation::kLinear:
     case Activation::kSoftmax:  // row operations, see ApplyActivation
     case Activation::kLogSoftmax:
+    case Activation::kSparsemax:
       return value;
     case Activation::kRelu:
       return value > 0.0f ? value : 0.0f;
@@ -133,9 +157,23 @@ constexpr std::array<RangeFn, sizeof...(kIndex)> RangeFns(std::index_sequence<kI
   return {&ActivateRange<static_cast<Activation>(kIndex)>...};
 }
 
-// Indexed by the enum's value; kLogSoftmax is its last.
+// Indexed by the enum's value; kSparsemax is its last.
 constexpr auto kRangeFns =
-    RangeFns(std::make_index_sequence<size_t(Activation::kLogSoftmax) + 1>());
+    RangeFns(std::make_index_sequence<size_t(Activation::kSparsemax) + 1>());
+
+// The activations that normalise each row (the last axis) rather than each element.
+void (*RowFunction(Activation activation))(float*, int64_t) {
+  switch (activation) {
+    case Activation::kSoftmax:
+      return SoftmaxRow;
+    case Activation::kLogSoftmax:
+      return LogSoftmaxRow;
+    case Activation::kSparsemax:
+      return SparsemaxRow;
+    default:
+      return nullptr;
+  }
+}
 
 }  // namespace
 
@@ -143,8 +181,7 @@ void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t r
                      const ComputePool& pool) {
   if (activation == Activation::kLinear || rows <= 0 || row_length <= 0) return;
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / row_length);
-  if (activation == Activation::kSoftmax || activation == Activation::kLogSoftmax) {
-    const auto row_fn = activation == Activation::kSoftmax ? SoftmaxRow : LogSoftmaxRow;
+  if (const auto row_fn = RowFunction(activation)) {
     ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) row_fn(data + r * row_length, row_length);
     });

@@ -21,7 +21,7 @@ struct ActivationEntry {
 
 // The TF 2.x names in the order of the enum, then Keras 3's; a name listed twice is an alias
 // (the first entry is the one ToJson writes).
-constexpr std::array<ActivationEntry, 30> kActivations = {{
+constexpr std::array<ActivationEntry, 31> kActivations = {{
     {Activation::kLinear, "linear"},
     {Activation::kRelu, "relu"},
     {Activation::kElu, "elu"},
@@ -50,13 +50,14 @@ constexpr std::array<ActivationEntry, 30> kActivations = {{
     {Activation::kSparseSigmoid, "sparse_sigmoid"},
     {Activation::kSquareplus, "squareplus"},
     {Activation::kLogSoftmax, "log_softmax"},
+    {Activation::kSparsemax, "sparsemax"},
     {Activation::kSwish, "silu"},           // Keras 3's name for swish
     {Activation::kHardSilu, "hard_swish"},  // Keras 3's alias of hard_silu
 }};
 
-// Keras 3 names tconv refuses: glu halves the channels (not an elementwise output), sparsemax
-// is a sort-based row projection, threshold has required arguments a string cannot give.
-constexpr std::array<std::string_view, 3> kUnsupportedKeras3 = {"glu", "sparsemax", "threshold"};
+// Keras 3 names tconv refuses: glu halves the last axis (not an output of the layer's shape),
+// threshold has required arguments a string cannot give.
+constexpr std::array<std::string_view, 2> kUnsupportedKeras3 = {"glu", "threshold"};
 
 nlohmann::ordered_json PairJson(const Pair& pair) {
   return nlohmann::ordered_json::array({pair[0], pair[1]});
@@ -83,6 +84,10 @@ std::string_view ActivationName(Activation activation) {
     if (entry.activation == activation) return entry.name;
   }
   return "unknown";
+}
+
+std::string_view KerasVersionName(KerasVersion version) {
+  return version == KerasVersion::kKeras3 ? "3" : "2";
 }
 
 bool IsKeras3Activation(Activation activation) {
@@ -136,7 +141,8 @@ bool operator==(const LayerConfig& a, const LayerConfig& b) {
          a.kernel_initializer == b.kernel_initializer && a.bias_initializer == b.bias_initializer &&
          a.kernel_regularizer == b.kernel_regularizer && a.bias_regularizer == b.bias_regularizer &&
          a.activity_regularizer == b.activity_regularizer &&
-         a.kernel_constraint == b.kernel_constraint && a.bias_constraint == b.bias_constraint;
+         a.kernel_constraint == b.kernel_constraint && a.bias_constraint == b.bias_constraint &&
+         a.keras_version == b.keras_version;
 }
 
 // The key order of TF 2.x get_config() (spec §9). The layer always computes in float32.
@@ -144,8 +150,8 @@ std::string LayerConfig::ToJson() const {
   nlohmann::ordered_json out;
   out["name"] = name;
   out["trainable"] = true;
-  // A Keras 3 activation needs the Keras 3 marker to be read back with its meaning.
-  if (IsKeras3Activation(activation)) {
+  // A Keras 3 config or activation needs the Keras 3 marker to be read back with its meaning.
+  if (keras_version == KerasVersion::kKeras3 || IsKeras3Activation(activation)) {
     out["dtype"] = {{"module", "keras"},
                     {"class_name", "DTypePolicy"},
                     {"config", {{"name", "float32"}}},

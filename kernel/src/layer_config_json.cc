@@ -281,9 +281,12 @@ absl::StatusOr<LayerConfig> LayerConfig::FromJson(std::string_view json) {
       return absl::InvalidArgumentError(absl::StrCat(required, " is required"));
     }
   }
-  // hard_sigmoid is the one spelling whose formula changed in Keras 3.
-  if (config.activation == Activation::kHardSigmoid && WrittenByKeras3(*dict)) {
-    config.activation = Activation::kHardSigmoidKeras3;
+  if (WrittenByKeras3(*dict)) {
+    config.keras_version = KerasVersion::kKeras3;
+    // hard_sigmoid is the one spelling whose formula changed in Keras 3.
+    if (config.activation == Activation::kHardSigmoid) {
+      config.activation = Activation::kHardSigmoidKeras3;
+    }
   }
   RETURN_IF_ERROR(config.Validate());
   return config;

@@ -67,7 +67,8 @@ absl::Status CheckOutputPadding(const LayerConfig& config) {
   return absl::OkStatus();
 }
 
-// §3.4: TF 2.x's dilated path ignores strides and asserts equal rates.
+// §3.4: TF 2.x's dilated path ignores strides and asserts equal rates; Keras 3 computes
+// unequal rates (a dilated kernel per axis) and refuses only strides with dilation.
 absl::Status CheckDilation(const LayerConfig& config) {
   const Pair& s = config.strides;
   const Pair& d = config.dilation_rate;
@@ -76,9 +77,11 @@ absl::Status CheckDilation(const LayerConfig& config) {
                                                    " > 1 cannot be combined with dilation_rate ",
                                                    PairText(d), " > 1"));
   }
-  if (d[0] != d[1]) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dilation_rate ", PairText(d), " must be equal on both axes (TF 2.x Keras asserts it)"));
+  if (d[0] != d[1] && config.keras_version == KerasVersion::kKeras2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dilation_rate ", PairText(d),
+                     " must be equal on both axes in a Keras 2 config (TF 2.x Keras asserts it; "
+                     "Keras 3, whose configs carry a DTypePolicy dtype, does not)"));
   }
   return absl::OkStatus();
 }

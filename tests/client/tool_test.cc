@@ -120,6 +120,7 @@ TEST_F(ToolTest, CreateGetListInferDeleteWithNpyFiles) {
   run = Tool({"get", Server(), "--name", "gen1"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr(absl::StrFormat("%016x", layer->weight_checksum)));
+  EXPECT_THAT(run.out, HasSubstr("semantics:       Keras 2\n"));
   run = Tool({"list", Server()});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("gen1"));
@@ -140,6 +141,25 @@ TEST_F(ToolTest, CreateGetListInferDeleteWithNpyFiles) {
   run = Tool({"get", Server(), "--name=gen1"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
+}
+
+// A config with Keras 3's marker (its dtype as a DTypePolicy object) is computed with Keras 3's
+// meanings (here: unequal dilation rates, which Keras 2 refuses), and `get` says so.
+TEST_F(ToolTest, GetSaysWhichKerasSemanticsALayerHas) {
+  WriteFile("keras3.json", R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2],
+      "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+                "registered_name": null}})");
+  WriteFile("keras2.json", R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2]})");
+  ToolRun run = Tool({"create", Server(), "--name=k3", "--config=" + Path("keras3.json"),
+                      "--input_channels=2"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  run = Tool({"get", Server(), "--name=k3"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("semantics:       Keras 3"));
+  run = Tool({"create", Server(), "--name=k2", "--config=" + Path("keras2.json"),
+              "--input_channels=2"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("must be equal on both axes in a Keras 2 config"));
 }
 
 TEST_F(ToolTest, CreateFromInitializersAndReplace) {

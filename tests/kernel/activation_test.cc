@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conv2d_transpose_tester.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tconv::testing {
@@ -126,6 +127,39 @@ TEST_P(ActivationTest, ElementResultIndependentOfRangeLength) {
       }
     }
   }
+}
+
+// One row of a channels_first pass-through layer: the last axis is the width, so the row
+// activations normalise `row` as a whole.
+std::vector<float> ActivateRow(Activation activation, const std::vector<float>& row) {
+  LayerConfig config;
+  config.filters = 1;
+  config.kernel_size = {1, 1};
+  config.use_bias = false;
+  config.data_format = DataFormat::kChannelsFirst;
+  config.activation = activation;
+  LayerWeights weights;
+  weights.kernel = {1.0f};
+  auto layer = Conv2DTranspose::Create(config, 1, weights);
+  EXPECT_OK(layer);
+  if (!layer.ok()) return {};
+  std::vector<float> output(row.size());
+  const Shape4 shape{1, 1, 1, int64_t(row.size())};
+  EXPECT_OK((*layer)->Run(row, shape, absl::MakeSpan(output), PoolWithThreads(1)));
+  return output;
+}
+
+// Keras 3's sparsemax (keras/src/backend/tensorflow/nn.py), worked by hand: tau is the sum of
+// the support's running sums minus 1, over the support's size.
+TEST(SparsemaxTest, FollowsKeras3sFormula) {
+  // Sorted 3, 1, 0; running sums 3, 4, 4; support {3} (1 - 3/2 < 0): tau = (3 - 1) / 1.
+  EXPECT_THAT(ActivateRow(Activation::kSparsemax, {1, 3, 0}),
+              ::testing::ElementsAre(0.0f, 1.0f, 0.0f));
+  // Support {0.1, -0.1}, running sums 0.1, 0: tau = (0.1 + 0 - 1) / 2 = -0.45 (the textbook
+  // threshold would be -0.5): Keras answers 0.55, 0.35.
+  EXPECT_THAT(ActivateRow(Activation::kSparsemax, {0.1f, -0.1f}),
+              ::testing::ElementsAre(::testing::FloatNear(0.55f, 1e-6f),
+                                     ::testing::FloatNear(0.35f, 1e-6f)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, ActivationTest, ::testing::Values("avx512", "avx2", "scalar"),

@@ -137,7 +137,8 @@ TEST(ConformanceJudgeTest, GoldenFailsOnShapeValuesOrRefusal) {
   EXPECT_THAT(Judge(c, ConformanceOutput{{1, 1, 3, 1}, {1, 2, 3}}).failure,
               HasSubstr("output shape [1, 1, 3, 1], want [1, 1, 1, 3]"));
   EXPECT_THAT(Judge(c, ConformanceOutput{{1, 1, 1, 3}, {1, 2.5, std::nanf("")}}).failure,
-              HasSubstr("2 of 3 elements outside tolerance; worst element 2: got nan, want 3"));
+              HasSubstr("2 of 3 elements outside tolerance; first element 1: got 2.5, want 2; "
+                        "worst element 2: got nan, want 3"));
   EXPECT_THAT(Judge(c, absl::InvalidArgumentError("no")).failure, HasSubstr("refused"));
 }
 
@@ -149,6 +150,16 @@ TEST(ConformanceJudgeTest, ErrorCasePassesOnlyWithInvalidArgument) {
   EXPECT_FALSE(Judge(c, absl::InternalError("bug")).passed);
   EXPECT_FALSE(Judge(c, absl::UnimplementedError("no")).passed);
   EXPECT_THAT(Judge(c, ConformanceOutput{{1, 1, 1, 1}, {0}}).failure, HasSubstr("but it ran"));
+}
+
+TEST(ConformanceJudgeTest, ErrorCaseWithMentionsNeedsARefusalNamingOne) {
+  ConformanceCase c;
+  c.name = "err";
+  c.expect_error = ExpectedError::kConstruct;
+  c.error_mentions = {"output_padding", "strides"};
+  EXPECT_TRUE(Judge(c, absl::InvalidArgumentError("strides (1, 1) too small")).passed);
+  EXPECT_THAT(Judge(c, absl::InvalidArgumentError("bad config")).failure,
+              HasSubstr("names none of: output_padding, strides"));
 }
 
 TEST(ConformanceParseTest, RefusesMalformedLinesWithAReason) {
@@ -165,6 +176,9 @@ TEST(ConformanceParseTest, RefusesMalformedLinesWithAReason) {
   EXPECT_THAT(ParseConformanceCase(R"({"name": "x", "config": {}, "input_shape": [1, 1, 1, 1],
       "input": ["a"], "kernel": [], "bias": null, "output_shape": [1], "output": [0]})"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must hold numbers")));
+  EXPECT_THAT(ParseConformanceCase(R"({"name": "x", "config": {}, "input_shape": [1],
+      "expect_error": "call", "error_mentions": "strides"})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("error_mentions")));
   EXPECT_THAT(ParseConformanceCase(R"({"name": "x", "config": {}, "input_shape": [1],
       "expect_error": "later"})"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expect_error")));

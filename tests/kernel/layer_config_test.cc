@@ -379,5 +379,22 @@ TEST(LayerConfigFromJson, HardSigmoidFollowsTheWritingKeras) {
   EXPECT_EQ(silu->activation, Activation::kSwish);
 }
 
+// Keras 3 computes unequal dilation rates (TF 2.x Keras asserts them equal): the marker
+// decides, and the version it gives survives ToJson.
+TEST(LayerConfigFromJson, UnequalDilationOnlyInAKeras3Config) {
+  const std::string keras2 = R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2]})";
+  EXPECT_THAT(LayerConfig::FromJson(keras2),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dilation_rate (1, 2)")));
+  auto keras3 = LayerConfig::FromJson(
+      R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2], "dtype": {"module": "keras",
+          "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}})");
+  ASSERT_OK(keras3);
+  EXPECT_EQ(keras3->keras_version, KerasVersion::kKeras3);
+  EXPECT_EQ(keras3->EffectiveKernel(), (Pair{3, 5}));
+  auto again = LayerConfig::FromJson(keras3->ToJson());
+  ASSERT_OK(again);
+  EXPECT_EQ(*again, *keras3);
+}
+
 }  // namespace
 }  // namespace tconv

@@ -1,11 +1,13 @@
 #include "conformance.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 
 namespace tconv::tool {
@@ -31,11 +33,12 @@ Verdict JudgeGolden(const ConformanceCase& c, const ConformanceOutput& output) {
             absl::StrCat("output has ", output.values.size(), " values, want ", c.output.size())};
   }
   size_t worst = 0;
+  size_t first = 0;
   double worst_ratio = -1;
   int64_t bad = 0;
   for (size_t i = 0; i < c.output.size(); ++i) {
     const double ratio = ErrorRatio(output.values[i], c.output[i]);
-    if (!WithinTolerance(output.values[i], c.output[i])) ++bad;
+    if (!WithinTolerance(output.values[i], c.output[i]) && bad++ == 0) first = i;
     if (ratio > worst_ratio) {
       worst_ratio = ratio;
       worst = i;
@@ -43,8 +46,10 @@ Verdict JudgeGolden(const ConformanceCase& c, const ConformanceOutput& output) {
   }
   if (bad == 0) return {true, ""};
   return {false,
-          absl::StrCat(bad, " of ", c.output.size(), " elements outside tolerance; worst element ",
-                       worst, ": got ", output.values[worst], ", want ", c.output[worst])};
+          absl::StrCat(bad, " of ", c.output.size(), " elements outside tolerance; first element ",
+                       first, ": got ", output.values[first], ", want ", c.output[first],
+                       "; worst element ", worst, ": got ", output.values[worst], ", want ",
+                       c.output[worst])};
 }
 
 const char* ExpectedWhere(ExpectedError expected) {
@@ -70,6 +75,13 @@ Verdict Judge(const ConformanceCase& c, const absl::StatusOr<ConformanceOutput>&
   if (result.status().code() != absl::StatusCode::kInvalidArgument) {
     return {false,
             absl::StrCat("refused with ", result.status().ToString(), ", want INVALID_ARGUMENT")};
+  }
+  if (!c.error_mentions.empty() &&
+      std::none_of(c.error_mentions.begin(), c.error_mentions.end(), [&](const std::string& word) {
+        return absl::StrContains(result.status().message(), word);
+      })) {
+    return {false, absl::StrCat("refused with \"", result.status().message(),
+                                "\", which names none of: ", absl::StrJoin(c.error_mentions, ", "))};
   }
   return {true, ""};
 }

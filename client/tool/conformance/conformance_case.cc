@@ -118,6 +118,13 @@ absl::StatusOr<ConformanceCase> ParseConformanceCase(std::string_view text) {
   if (auto reason = line.find("reason"); reason != line.end() && reason->is_string()) {
     c.reason = reason->get<std::string>();
   }
+  if (auto mentions = line.find("error_mentions"); mentions != line.end()) {
+    if (!mentions->is_array()) return FieldError("error_mentions", "must be an array of strings");
+    for (const Json& word : *mentions) {
+      if (!word.is_string()) return FieldError("error_mentions", "must be an array of strings");
+      c.error_mentions.push_back(word.get<std::string>());
+    }
+  }
   RETURN_IF_ERROR(ReadData(line, c));
   return c;
 }

@@ -28,6 +28,9 @@ struct ConformanceCase {
   std::vector<float> bias;                   // empty when null or absent
   ExpectedError expect_error = ExpectedError::kNone;
   std::string reason;  // why Keras refuses an error case; informational
+  // Error cases only: words of which the refusal's message must hold at least one (the
+  // arguments at fault); empty when the file does not say ("error_mentions").
+  std::vector<std::string> error_mentions;
   // Golden cases only: the expected output, flat, in the layer's data_format.
   std::vector<int64_t> output_shape;
   std::vector<float> output;

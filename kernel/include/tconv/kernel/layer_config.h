@@ -35,6 +35,7 @@ enum class Activation {
   // Keras 3 only.
   kHardSigmoidKeras3, kRelu6, kLeakyRelu, kHardSilu, kMish, kLogSigmoid, kHardTanh, kCelu,
   kTanhShrink, kSoftShrink, kHardShrink, kSparsePlus, kSparseSigmoid, kSquareplus, kLogSoftmax,
+  kSparsemax,
 };
 
 // Keras' lower-case names: "same", "channels_last", "hard_sigmoid", ...
@@ -72,6 +73,13 @@ struct KerasObject {
   friend bool operator==(const KerasObject& a, const KerasObject& b) { return a.json == b.json; }
 };
 
+// Which Keras wrote a config, told by the marker only Keras 3 writes (see Activation). Two
+// meanings differ: hard_sigmoid's formula (kHardSigmoidKeras3) and dilation rates, which Keras
+// 3 lets differ per axis and Keras 2 asserts equal. A config without the marker (Keras 2, or
+// written by hand) is read as Keras 2, the seed's semantics.
+enum class KerasVersion { kKeras2, kKeras3 };
+std::string_view KerasVersionName(KerasVersion version);  // "2" or "3"
+
 struct LayerConfig {
   std::string name = "conv2d_transpose";  // Keras layer name; metadata only
   int64_t filters = 0;                    // required, > 0
@@ -87,6 +95,7 @@ struct LayerConfig {
   KerasObject bias_initializer = {R"({"class_name":"Zeros","config":{}})"};
   KerasObject kernel_regularizer, bias_regularizer, activity_regularizer;
   KerasObject kernel_constraint, bias_constraint;
+  KerasVersion keras_version = KerasVersion::kKeras2;
 
   // Reads Keras JSON: a get_config() dict or {"class_name": "Conv2DTranspose", "config": {...}}
   // (tf.keras.layers.serialize, model.to_json() layer entries). Accepts every spelling Keras
