@@ -643,8 +643,12 @@ func (*ListLayersRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListLayersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Layers        []*Layer               `protobuf:"bytes,1,rep,name=layers,proto3" json:"layers,omitempty"` // sorted by name
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Layers []*Layer               `protobuf:"bytes,1,rep,name=layers,proto3" json:"layers,omitempty"` // sorted by name
+	// Folders of the model repository that are not served, sorted by name: their load failed
+	// at start-up or on RepositoryModelLoad (bad config, weights that do not fit the config,
+	// ...), or they were unloaded. Fix the folder, then RepositoryModelLoad (`tconv load`).
+	Unserved      []*UnservedLayer `protobuf:"bytes,2,rep,name=unserved,proto3" json:"unserved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +690,73 @@ func (x *ListLayersResponse) GetLayers() []*Layer {
 	return nil
 }
 
+func (x *ListLayersResponse) GetUnserved() []*UnservedLayer {
+	if x != nil {
+		return x.Unserved
+	}
+	return nil
+}
+
+type UnservedLayer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`   // "UNAVAILABLE", as the OIP RepositoryIndex says
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"` // why, e.g. the load error
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnservedLayer) Reset() {
+	*x = UnservedLayer{}
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnservedLayer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnservedLayer) ProtoMessage() {}
+
+func (x *UnservedLayer) ProtoReflect() protoreflect.Message {
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnservedLayer.ProtoReflect.Descriptor instead.
+func (*UnservedLayer) Descriptor() ([]byte, []int) {
+	return file_tconv_v1_layer_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UnservedLayer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UnservedLayer) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *UnservedLayer) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type DeleteLayerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -695,7 +766,7 @@ type DeleteLayerRequest struct {
 
 func (x *DeleteLayerRequest) Reset() {
 	*x = DeleteLayerRequest{}
-	mi := &file_tconv_v1_layer_service_proto_msgTypes[10]
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +778,7 @@ func (x *DeleteLayerRequest) String() string {
 func (*DeleteLayerRequest) ProtoMessage() {}
 
 func (x *DeleteLayerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tconv_v1_layer_service_proto_msgTypes[10]
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +791,7 @@ func (x *DeleteLayerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLayerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteLayerRequest) Descriptor() ([]byte, []int) {
-	return file_tconv_v1_layer_service_proto_rawDescGZIP(), []int{10}
+	return file_tconv_v1_layer_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteLayerRequest) GetName() string {
@@ -738,7 +809,7 @@ type DeleteLayerResponse struct {
 
 func (x *DeleteLayerResponse) Reset() {
 	*x = DeleteLayerResponse{}
-	mi := &file_tconv_v1_layer_service_proto_msgTypes[11]
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +821,7 @@ func (x *DeleteLayerResponse) String() string {
 func (*DeleteLayerResponse) ProtoMessage() {}
 
 func (x *DeleteLayerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tconv_v1_layer_service_proto_msgTypes[11]
+	mi := &file_tconv_v1_layer_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +834,7 @@ func (x *DeleteLayerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLayerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteLayerResponse) Descriptor() ([]byte, []int) {
-	return file_tconv_v1_layer_service_proto_rawDescGZIP(), []int{11}
+	return file_tconv_v1_layer_service_proto_rawDescGZIP(), []int{12}
 }
 
 var File_tconv_v1_layer_service_proto protoreflect.FileDescriptor
@@ -820,9 +891,14 @@ const file_tconv_v1_layer_service_proto_rawDesc = "" +
 	"\x10GetLayerResponse\x12%\n" +
 	"\x05layer\x18\x01 \x01(\v2\x0f.tconv.v1.LayerR\x05layer\x12!\n" +
 	"\foutput_shape\x18\x02 \x03(\x03R\voutputShape\"\x13\n" +
-	"\x11ListLayersRequest\"=\n" +
+	"\x11ListLayersRequest\"r\n" +
 	"\x12ListLayersResponse\x12'\n" +
-	"\x06layers\x18\x01 \x03(\v2\x0f.tconv.v1.LayerR\x06layers\"(\n" +
+	"\x06layers\x18\x01 \x03(\v2\x0f.tconv.v1.LayerR\x06layers\x123\n" +
+	"\bunserved\x18\x02 \x03(\v2\x17.tconv.v1.UnservedLayerR\bunserved\"Q\n" +
+	"\rUnservedLayer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"(\n" +
 	"\x12DeleteLayerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
 	"\x13DeleteLayerResponse2\xba\x02\n" +
@@ -845,7 +921,7 @@ func file_tconv_v1_layer_service_proto_rawDescGZIP() []byte {
 	return file_tconv_v1_layer_service_proto_rawDescData
 }
 
-var file_tconv_v1_layer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_tconv_v1_layer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_tconv_v1_layer_service_proto_goTypes = []any{
 	(*BatchingOptions)(nil),       // 0: tconv.v1.BatchingOptions
 	(*CreateLayerRequest)(nil),    // 1: tconv.v1.CreateLayerRequest
@@ -857,35 +933,37 @@ var file_tconv_v1_layer_service_proto_goTypes = []any{
 	(*GetLayerResponse)(nil),      // 7: tconv.v1.GetLayerResponse
 	(*ListLayersRequest)(nil),     // 8: tconv.v1.ListLayersRequest
 	(*ListLayersResponse)(nil),    // 9: tconv.v1.ListLayersResponse
-	(*DeleteLayerRequest)(nil),    // 10: tconv.v1.DeleteLayerRequest
-	(*DeleteLayerResponse)(nil),   // 11: tconv.v1.DeleteLayerResponse
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*UnservedLayer)(nil),         // 10: tconv.v1.UnservedLayer
+	(*DeleteLayerRequest)(nil),    // 11: tconv.v1.DeleteLayerRequest
+	(*DeleteLayerResponse)(nil),   // 12: tconv.v1.DeleteLayerResponse
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_tconv_v1_layer_service_proto_depIdxs = []int32{
-	12, // 0: tconv.v1.BatchingOptions.batch_timeout:type_name -> google.protobuf.Duration
+	13, // 0: tconv.v1.BatchingOptions.batch_timeout:type_name -> google.protobuf.Duration
 	0,  // 1: tconv.v1.CreateLayerRequest.batching:type_name -> tconv.v1.BatchingOptions
 	2,  // 2: tconv.v1.ShapeRule.height:type_name -> tconv.v1.AxisRule
 	2,  // 3: tconv.v1.ShapeRule.width:type_name -> tconv.v1.AxisRule
-	13, // 4: tconv.v1.Layer.created:type_name -> google.protobuf.Timestamp
+	14, // 4: tconv.v1.Layer.created:type_name -> google.protobuf.Timestamp
 	0,  // 5: tconv.v1.Layer.batching:type_name -> tconv.v1.BatchingOptions
 	3,  // 6: tconv.v1.Layer.shape_rule:type_name -> tconv.v1.ShapeRule
 	4,  // 7: tconv.v1.CreateLayerResponse.layer:type_name -> tconv.v1.Layer
 	4,  // 8: tconv.v1.GetLayerResponse.layer:type_name -> tconv.v1.Layer
 	4,  // 9: tconv.v1.ListLayersResponse.layers:type_name -> tconv.v1.Layer
-	1,  // 10: tconv.v1.LayerService.CreateLayer:input_type -> tconv.v1.CreateLayerRequest
-	6,  // 11: tconv.v1.LayerService.GetLayer:input_type -> tconv.v1.GetLayerRequest
-	8,  // 12: tconv.v1.LayerService.ListLayers:input_type -> tconv.v1.ListLayersRequest
-	10, // 13: tconv.v1.LayerService.DeleteLayer:input_type -> tconv.v1.DeleteLayerRequest
-	5,  // 14: tconv.v1.LayerService.CreateLayer:output_type -> tconv.v1.CreateLayerResponse
-	7,  // 15: tconv.v1.LayerService.GetLayer:output_type -> tconv.v1.GetLayerResponse
-	9,  // 16: tconv.v1.LayerService.ListLayers:output_type -> tconv.v1.ListLayersResponse
-	11, // 17: tconv.v1.LayerService.DeleteLayer:output_type -> tconv.v1.DeleteLayerResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	10, // 10: tconv.v1.ListLayersResponse.unserved:type_name -> tconv.v1.UnservedLayer
+	1,  // 11: tconv.v1.LayerService.CreateLayer:input_type -> tconv.v1.CreateLayerRequest
+	6,  // 12: tconv.v1.LayerService.GetLayer:input_type -> tconv.v1.GetLayerRequest
+	8,  // 13: tconv.v1.LayerService.ListLayers:input_type -> tconv.v1.ListLayersRequest
+	11, // 14: tconv.v1.LayerService.DeleteLayer:input_type -> tconv.v1.DeleteLayerRequest
+	5,  // 15: tconv.v1.LayerService.CreateLayer:output_type -> tconv.v1.CreateLayerResponse
+	7,  // 16: tconv.v1.LayerService.GetLayer:output_type -> tconv.v1.GetLayerResponse
+	9,  // 17: tconv.v1.LayerService.ListLayers:output_type -> tconv.v1.ListLayersResponse
+	12, // 18: tconv.v1.LayerService.DeleteLayer:output_type -> tconv.v1.DeleteLayerResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_tconv_v1_layer_service_proto_init() }
@@ -899,7 +977,7 @@ func file_tconv_v1_layer_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tconv_v1_layer_service_proto_rawDesc), len(file_tconv_v1_layer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

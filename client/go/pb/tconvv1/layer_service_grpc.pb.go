@@ -43,6 +43,7 @@ type LayerServiceClient interface {
 	CreateLayer(ctx context.Context, in *CreateLayerRequest, opts ...grpc.CallOption) (*CreateLayerResponse, error)
 	// NOT_FOUND when no layer of that name is served.
 	GetLayer(ctx context.Context, in *GetLayerRequest, opts ...grpc.CallOption) (*GetLayerResponse, error)
+	// The layers served, and the repository folders that are not (with the reason).
 	ListLayers(ctx context.Context, in *ListLayersRequest, opts ...grpc.CallOption) (*ListLayersResponse, error)
 	// Stops serving the layer and removes it from the repository. NOT_FOUND when unknown.
 	DeleteLayer(ctx context.Context, in *DeleteLayerRequest, opts ...grpc.CallOption) (*DeleteLayerResponse, error)
@@ -107,6 +108,7 @@ type LayerServiceServer interface {
 	CreateLayer(context.Context, *CreateLayerRequest) (*CreateLayerResponse, error)
 	// NOT_FOUND when no layer of that name is served.
 	GetLayer(context.Context, *GetLayerRequest) (*GetLayerResponse, error)
+	// The layers served, and the repository folders that are not (with the reason).
 	ListLayers(context.Context, *ListLayersRequest) (*ListLayersResponse, error)
 	// Stops serving the layer and removes it from the repository. NOT_FOUND when unknown.
 	DeleteLayer(context.Context, *DeleteLayerRequest) (*DeleteLayerResponse, error)
