@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
+
 namespace tconv::server {
 
 absl::Status DrainingError() {
@@ -99,7 +101,14 @@ void Drain::Run(absl::Time deadline, absl::AnyInvocable<void()> stop_transport) 
     }
   }
   HoldUntilQuiet(deadline);
-  std::thread transport(std::move(stop_transport));
+  // The grace counts from when the transport stop really begins: on a busy machine the new
+  // thread may start milliseconds after it is created.
+  absl::Notification stopping;
+  std::thread transport([&stopping, stop = std::move(stop_transport)]() mutable {
+    stopping.Notify();
+    std::move(stop)();
+  });
+  stopping.WaitForNotificationWithDeadline(deadline);
   const absl::Time release_at = std::min(absl::Now() + timing_.goaway_grace, deadline);
   while (absl::Now() < release_at) {
     ReleaseHeld(absl::Now() + timing_.deadline_margin);
