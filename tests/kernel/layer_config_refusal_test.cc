@@ -192,6 +192,16 @@ TEST(LayerConfigRefusalHostile, DeeplyNestedJsonIsRefused) {
               ::tconv::testing::IsOkAndHolds(::testing::Field(&LayerConfig::filters, 2)));
 }
 
+// Found by tests/fuzz/fuzz_layer_config: a number beyond double's range made nlohmann throw
+// out_of_range (not parse_error), which escaped FromJson and terminated the server.
+TEST(LayerConfigRefusalHostile, NumberBeyondDoubleRangeIsRefused) {
+  for (const std::string number : {"1e400", "-1e400", "1" + std::string(400, '0') + ".5"}) {
+    EXPECT_THAT(LayerConfig::FromJson(R"({"filters": )" + number + R"(, "kernel_size": 3})"),
+                StatusIs(kInvalid, AllOf(HasSubstr("not valid JSON"), HasSubstr("overflow"))))
+        << number;
+  }
+}
+
 // Configs built in code go through the same rules.
 TEST(LayerConfigValidate, RefusesProgrammaticConfigs) {
   LayerConfig config;
