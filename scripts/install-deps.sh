@@ -2,7 +2,8 @@
 # Installs every Debian 12 package tconv needs to build, test and run.
 # Usage: scripts/install-deps.sh [--test] [--bench] [--deploy]
 #   --test   also what the test suite needs (podman, prometheus, python/node clients; openssl
-#            makes the throwaway certificates of tests/security)
+#            makes the throwaway certificates of tests/security; clang and its libFuzzer/sanitizer
+#            runtimes build the fuzz targets of tests/fuzz)
 #   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
 #            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
 #            and gnuplot, which draws the results
@@ -20,7 +21,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-numpy openssl) ;;
+    --test) packages+=(python3 python3-numpy openssl clang-14 libclang-rt-14-dev) ;;
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-grpcio
