@@ -5,6 +5,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -195,7 +196,8 @@ TEST(LayerConfigRefusalHostile, DeeplyNestedJsonIsRefused) {
 // Found by tests/fuzz/fuzz_layer_config: a number beyond double's range made nlohmann throw
 // out_of_range (not parse_error), which escaped FromJson and terminated the server.
 TEST(LayerConfigRefusalHostile, NumberBeyondDoubleRangeIsRefused) {
-  for (const std::string number : {"1e400", "-1e400", "1" + std::string(400, '0') + ".5"}) {
+  for (const std::string& number :
+       std::vector<std::string>{"1e400", "-1e400", "1" + std::string(400, '0') + ".5"}) {
     EXPECT_THAT(LayerConfig::FromJson(R"({"filters": )" + number + R"(, "kernel_size": 3})"),
                 StatusIs(kInvalid, AllOf(HasSubstr("not valid JSON"), HasSubstr("overflow"))))
         << number;
