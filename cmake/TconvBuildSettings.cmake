@@ -29,3 +29,15 @@ if(TCONV_SANITIZE)
   add_compile_options(-fsanitize=${_tconv_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_tconv_sanitizers})
 endif()
+
+# libFuzzer: every tconv object gets its coverage instrumentation; only the fuzz targets link
+# the fuzzer's main (tests/fuzz). Debian's gRPC, protobuf and Abseil are gcc builds without it:
+# they link fine (both compilers use libstdc++) but add no coverage, and ASan does not see
+# inside them.
+if(TCONV_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TCONV_FUZZ needs clang (-DCMAKE_CXX_COMPILER=clang++-14); "
+                        "this is ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -1,5 +1,8 @@
 # tconv_test(NAME n SOURCES s... [LIBS l...] [LABELS unit|integration] [TIMEOUT seconds])
-# One GoogleTest executable registered as one ctest test.
+# One GoogleTest executable registered as one ctest test. Every such test also carries the
+# label `gtest`: built from this tree only, so the sanitizer phases of scripts/test.sh rebuild
+# and run all of them (the script tests of deploy/, interop/, triton/ and consumer/ drive
+# outside runtimes and are left to the plain build).
 function(tconv_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
@@ -12,5 +15,5 @@ function(tconv_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} tconv_testing GTest::gmock GTest::gtest_main)
   tconv_target_warnings(${T_NAME})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
-  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS};gtest" TIMEOUT ${T_TIMEOUT})
 endfunction()

@@ -5,7 +5,8 @@
 #            makes the throwaway certificates of tests/security; python3-venv the venvs of
 #            scripts/python-env.sh, where the Python clients come from the package index;
 #            libb64-0d is a library Triton's perf_analyzer binary links, see
-#            tests/triton/perf_analyzer_requirements.txt)
+#            tests/triton/perf_analyzer_requirements.txt; clang and its libFuzzer/sanitizer
+#            runtimes build the fuzz targets of tests/fuzz)
 #   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
 #            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
 #            and gnuplot, which draws the results
@@ -24,7 +25,8 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3 python3-venv python3-numpy openssl libb64-0d) ;;
+    --test) packages+=(python3 python3-venv python3-numpy openssl libb64-0d clang-14
+                       libclang-rt-14-dev) ;;
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-venv

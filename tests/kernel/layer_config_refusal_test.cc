@@ -5,6 +5,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -188,6 +189,17 @@ TEST(LayerConfigRefusalHostile, DeeplyNestedJsonIsRefused) {
   // Brackets inside strings do not count.
   EXPECT_THAT(LayerConfig::FromJson(With(R"("name": ")" + std::string(500, '[') + "\"")),
               ::tconv::testing::IsOkAndHolds(::testing::Field(&LayerConfig::filters, 2)));
+}
+
+// Found by tests/fuzz/fuzz_layer_config: a number beyond double's range made nlohmann throw
+// out_of_range (not parse_error), which escaped FromJson and terminated the server.
+TEST(LayerConfigRefusalHostile, NumberBeyondDoubleRangeIsRefused) {
+  for (const std::string& number :
+       std::vector<std::string>{"1e400", "-1e400", "1" + std::string(400, '0') + ".5"}) {
+    EXPECT_THAT(LayerConfig::FromJson(R"({"filters": )" + number + R"(, "kernel_size": 3})"),
+                StatusIs(kInvalid, AllOf(HasSubstr("not valid JSON"), HasSubstr("overflow"))))
+        << number;
+  }
 }
 
 // Configs built in code go through the same rules.
