@@ -102,3 +102,20 @@ write_tls_files() {
     -keyout "$1/server.key" -out "$1/server.pem" 2>/dev/null
   openssl rand -hex 16 >"$1/token"
 }
+
+# scratch_with_servers: makes the scratch folder $tmp and, on exit, stops the servers the
+# script started (SERVER_PID, set by start_server; PLAIN_PID, a first server a script keeps),
+# prints the tail of their logs ($tmp/*.log) when the script failed, and removes $tmp. Call it
+# once, before starting servers.
+scratch_with_servers() {
+  tmp=$(mktemp -d)
+  SERVER_PID="" PLAIN_PID=""
+  trap end_scratch_with_servers EXIT
+}
+end_scratch_with_servers() {
+  local rc=$?
+  ((rc == 0 || rc == SKIP)) || { log "--- tconv-server logs"; tail -30 "$tmp"/*.log >&2 || true; }
+  [[ -n $PLAIN_PID && $PLAIN_PID != "$SERVER_PID" ]] && stop_pid "$PLAIN_PID" 30 || true
+  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
+  rm -rf "$tmp"
+}

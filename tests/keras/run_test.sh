@@ -11,15 +11,7 @@ repo=$1 server=$2 tool=$3
 shift 3
 py=$("$repo/scripts/python-env.sh" keras "$here/requirements.txt")
 
-tmp=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  local rc=$?
-  ((rc == 0)) || { log "--- tconv-server log"; tail -30 "$tmp/server.log" >&2 || true; }
-  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch_with_servers
 
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --threads=2

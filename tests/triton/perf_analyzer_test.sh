@@ -19,15 +19,7 @@ if missing=$(ldd "$perf_analyzer" | grep 'not found'); then
   die "perf_analyzer cannot load: $missing (libb64.so.0d: scripts/install-deps.sh --test)"
 fi
 
-tmp=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  local rc=$?
-  ((rc == 0)) || { log "--- tconv-server log"; tail -30 "$tmp/server.log" >&2 || true; }
-  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch_with_servers
 
 mkdir -p "$tmp/repo"
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \

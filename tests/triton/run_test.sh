@@ -9,15 +9,7 @@ source "$here/../deploy/lib.sh"
 repo=$1 server=$2 tool=$3
 py=$("$repo/scripts/python-env.sh" triton "$here/requirements.txt")
 
-tmp=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  local rc=$?
-  ((rc == 0)) || { log "--- tconv-server log"; tail -30 "$tmp/server.log" >&2 || true; }
-  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch_with_servers
 
 mkdir -p "$tmp/repo"
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \

@@ -14,17 +14,7 @@ command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH=$PATH:/usr/l
 command -v go >/dev/null || skip "go is not installed"
 command -v openssl >/dev/null || skip "openssl is not installed"
 
-tmp=$(mktemp -d)
-SERVER_PID="" PLAIN_PID=""
-cleanup() {
-  local rc=$?
-  ((rc == 0 || rc == SKIP)) || { log "--- tconv-server logs"; tail -30 "$tmp"/*.log >&2 || true; }
-  # PLAIN_PID: the first server; SERVER_PID: the last one start_server started.
-  [[ -n $PLAIN_PID && $PLAIN_PID != "$SERVER_PID" ]] && stop_pid "$PLAIN_PID" 30 || true
-  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch_with_servers
 
 log "go build client/go/cmd/tconv-golden"
 mkdir -p "$out"

@@ -18,15 +18,7 @@ if [[ ! -f $stamp ]]; then
   touch "$stamp"
 fi
 
-tmp=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-  local rc=$?
-  ((rc == 0 || rc == SKIP)) || { log "--- tconv-server log"; tail -30 "$tmp/server.log" >&2 || true; }
-  [[ -n $SERVER_PID ]] && stop_pid "$SERVER_PID" 30 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch_with_servers
 
 mkdir -p "$tmp/repo"
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
