@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
       auto parsed = tconv::LayerConfig::FromJson(keras);
       if (parsed.ok()) {
         files[0] = tconv::server::internal::EncodeLayerConfigFile(
-            {*parsed, InChannels(c), tconv::server::BatchingOptions{}, std::nullopt});
+            {*parsed, InChannels(c), tconv::server::BatchingOptions{}, std::nullopt, std::nullopt});
         repository.Add(tconv::fuzz::JoinFiles(files));
       }
     }
