@@ -150,8 +150,10 @@ std::string LayerConfig::ToJson() const {
   nlohmann::ordered_json out;
   out["name"] = name;
   out["trainable"] = true;
-  // A Keras 3 config or activation needs the Keras 3 marker to be read back with its meaning.
-  if (keras_version == KerasVersion::kKeras3 || IsKeras3Activation(activation)) {
+  // A Keras 3 config (and Keras 3's hard_sigmoid) needs the Keras 3 marker to be read back with
+  // its meaning; a Keras 2 config keeps its plain dtype whatever its activation, so that
+  // FromJson(ToJson()) gives the same config (fuzz_layer_config checks it).
+  if (keras_version == KerasVersion::kKeras3 || activation == Activation::kHardSigmoidKeras3) {
     out["dtype"] = {{"module", "keras"},
                     {"class_name", "DTypePolicy"},
                     {"config", {{"name", "float32"}}},

@@ -379,6 +379,21 @@ TEST(LayerConfigFromJson, HardSigmoidFollowsTheWritingKeras) {
   EXPECT_EQ(silu->activation, Activation::kSwish);
 }
 
+// A Keras 2 config with an activation only Keras 3 lists (here mish) stays a Keras 2 config
+// through ToJson (fuzz_layer_config found it read back as Keras 3).
+TEST(LayerConfigFromJson, KerasVersionSurvivesToJsonWhateverTheActivation) {
+  for (const char* activation : {"mish", "relu6", "hard_sigmoid", "linear"}) {
+    auto config = LayerConfig::FromJson(
+        std::string(R"({"filters": 2, "kernel_size": 3, "dtype": "float32", "activation": ")") +
+        activation + "\"}");
+    ASSERT_OK(config);
+    EXPECT_EQ(config->keras_version, KerasVersion::kKeras2) << activation;
+    auto again = LayerConfig::FromJson(config->ToJson());
+    ASSERT_OK(again);
+    EXPECT_EQ(*again, *config) << activation;
+  }
+}
+
 // Keras 3 computes unequal dilation rates (TF 2.x Keras asserts them equal): the marker
 // decides, and the version it gives survives ToJson.
 TEST(LayerConfigFromJson, UnequalDilationOnlyInAKeras3Config) {
