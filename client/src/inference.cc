@@ -69,7 +69,7 @@ void Client::InferAsync(std::string_view layer, absl::Span<const float> input,
   state->done = std::move(done);
   PrepareContext(options_, call, state->context);
   stubs_->inference->async()->ModelInfer(
-      &state->context, &state->request, &state->response, [state](grpc::Status status) {
+      &state->context, &state->request, &state->response, [state](const grpc::Status& status) {
         std::unique_ptr<AsyncInfer> owned(state);
         if (!status.ok()) {
           std::move(owned->done)(FromGrpcStatus(status));

@@ -9,6 +9,7 @@
 #include "activations.h"
 
 // libmvec's AVX2 entry points, named by the x86-64 vector function ABI ('d': AVX2, 4 lanes).
+// NOLINTBEGIN(bugprone-reserved-identifier): the ABI fixes these names.
 extern "C" {
 __m256d _ZGVdN4v_erf(__m256d);
 __m256d _ZGVdN4v_exp(__m256d);
@@ -16,6 +17,7 @@ __m256d _ZGVdN4v_expm1(__m256d);
 __m256d _ZGVdN4v_log1p(__m256d);
 __m256d _ZGVdN4v_tanh(__m256d);
 }
+// NOLINTEND(bugprone-reserved-identifier)
 
 namespace tconv::internal {
 namespace {

@@ -173,6 +173,7 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     if (live.size() == 1) {
       result.output = std::move(output);  // the whole run is this request's answer
     } else {
+      // NOLINTNEXTLINE(bugprone-use-after-move): moved only when the loop has one pass
       result.output.assign(output.begin() + offset, output.begin() + offset + size);
     }
     offset += size;

@@ -108,10 +108,10 @@ absl::StatusOr<std::shared_ptr<BatchExecutor>> BatchExecutor::Create(Options opt
 
 absl::StatusOr<std::unique_ptr<Batcher>> Batcher::Create(
     BatchingOptions options, std::string layer_name, std::shared_ptr<const Conv2DTranspose> layer,
-    std::shared_ptr<BatchExecutor> executor, MetricsObserver* observer) {
+    const std::shared_ptr<BatchExecutor>& executor, MetricsObserver* observer) {
   RETURN_IF_ERROR(options.Validate());
   if (layer == nullptr) return absl::InvalidArgumentError("layer must not be null");
-  auto scheduler = std::dynamic_pointer_cast<BatchScheduler>(std::move(executor));
+  auto scheduler = std::dynamic_pointer_cast<BatchScheduler>(executor);
   if (scheduler == nullptr) {
     return absl::InvalidArgumentError("executor must come from BatchExecutor::Create");
   }

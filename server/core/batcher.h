@@ -102,7 +102,7 @@ class Batcher {
   // it must not call into the batcher.
   static absl::StatusOr<std::unique_ptr<Batcher>> Create(
       BatchingOptions options, std::string layer_name, std::shared_ptr<const Conv2DTranspose> layer,
-      std::shared_ptr<BatchExecutor> executor, MetricsObserver* observer);
+      const std::shared_ptr<BatchExecutor>& executor, MetricsObserver* observer);
 
   // Blocks until every accepted request has been answered (a replaced or deleted layer's
   // in-flight requests still complete): what is still queued runs at once, partly on the

@@ -273,7 +273,7 @@ absl::Status ModelRepository::Remove(const std::string& name) {
   }
   const std::string trash = TempPath("del", name);
   RETURN_IF_ERROR(Rename(PathOf(name), trash));
-  const absl::Status status = SyncPath(dir());
+  absl::Status status = SyncPath(dir());
   std::error_code error;
   fs::remove_all(trash, error);
   return status;

@@ -134,7 +134,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const bool admitted = options_.drain->Admit(
-      DeadlineOf(*context), [this, reactor, request, start](absl::Status refused) {
+      DeadlineOf(*context), [this, reactor, request, start](const absl::Status& refused) {
         FinishInfer(reactor, request->model_name(), start, refused, /*admitted=*/false);
       });
   if (!admitted) return reactor;  // refused, or held until the drain answers it

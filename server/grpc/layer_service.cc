@@ -37,7 +37,7 @@ absl::Status DescribeLayer(const LayerManager& manager, const tconv::v1::GetLaye
 
 }  // namespace
 
-LayerService::LayerService(Options options) : options_(std::move(options)) {}
+LayerService::LayerService(Options options) : options_(options) {}
 
 grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
                                                     const tconv::v1::CreateLayerRequest* request,

@@ -159,7 +159,7 @@ struct PrometheusMetrics::State {
 PrometheusMetrics::PrometheusMetrics(std::unique_ptr<State> state) : state_(std::move(state)) {}
 PrometheusMetrics::~PrometheusMetrics() = default;
 
-absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Create(Options options) {
+absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Create(const Options& options) {
   auto state = std::make_unique<State>(options);
   try {
     // civetweb: one listening thread plus two workers is plenty for a scraper or two.

@@ -35,7 +35,7 @@ class PrometheusMetrics final : public MetricsObserver {
     std::string version = "unknown";       // the tconv_build_info label
   };
   // Starts the HTTP exposer; UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<PrometheusMetrics>> Create(Options options);
+  static absl::StatusOr<std::unique_ptr<PrometheusMetrics>> Create(const Options& options);
   ~PrometheusMetrics() override;
 
   // The port the exposer listens on (useful with port 0).
