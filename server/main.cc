@@ -132,7 +132,6 @@ absl::Status StartProcess(Process& process) {
   server_options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   server_options.control_peers.allow_remote_control = absl::GetFlag(FLAGS_allow_remote_control);
   server_options.manager = process.manager.get();
-  server_options.default_batching = batching;
   server_options.version = TCONV_VERSION;
   RETURN_IF_ERROR(SetSecurityOptions(server_options));
   ASSIGN_OR_RETURN(process.server, Server::Create(std::move(server_options)));

@@ -47,7 +47,7 @@ grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
   }
   return FinishLater(*options_.control, context, [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(LayerSpec spec,
-                     DecodeLayerSpec(*request, options_.default_batching));
+                     DecodeLayerSpec(*request, options_.manager->default_batching()));
     ASSIGN_OR_RETURN(LayerInfo info, options_.manager->CreateLayer(std::move(spec)));
     EncodeLayer(info, response->mutable_layer());
     return absl::OkStatus();
