@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 #include "tconv/kernel/status_macros.h"
@@ -50,21 +49,8 @@ absl::Status DecodeWeights(const tconv::v1::CreateLayerRequest& request, LayerSp
   }
   ASSIGN_OR_RETURN(spec.kernel, DecodeFloats(request.kernel(), "kernel"));
   ASSIGN_OR_RETURN(spec.bias, DecodeFloats(request.bias(), "bias"));
+  // kernel_shape against the config and the kernel's size: checked once, by the LayerManager.
   spec.kernel_shape.assign(request.kernel_shape().begin(), request.kernel_shape().end());
-  bool fits = spec.kernel_shape.size() == 4;
-  int64_t elements = 1;
-  for (int64_t dim : spec.kernel_shape) {
-    fits = fits && dim >= 1 && dim <= LayerLimits::kMaxKernelElements / elements;
-    if (!fits) break;
-    elements *= dim;
-  }
-  if (!fits || elements != static_cast<int64_t>(spec.kernel.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel_shape (", absl::StrJoin(spec.kernel_shape, ", "), ") does not describe the ",
-        spec.kernel.size(),
-        " float32 values of kernel; expected 4 positive dimensions "
-        "(kernel_height, kernel_width, filters, in_channels) whose product is that count"));
-  }
   return absl::OkStatus();
 }
 
