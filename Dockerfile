@@ -17,6 +17,8 @@ COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY proto/ proto/
 COPY status/ status/
+COPY npy/ npy/
+COPY conformance/ conformance/
 COPY kernel/ kernel/
 COPY server/ server/
 COPY client/ client/

@@ -1,7 +1,9 @@
 # `cmake --install` puts the libraries, headers, tools and an exported CMake package `tconv`
 # (find_package(tconv CONFIG REQUIRED) -> tconv::kernel, tconv::proto, tconv::client) under the
-# prefix. Targets of the export set are static libraries, so their private dependencies are
-# part of the link interface: tconvConfig.cmake finds each of them again (find_dependency).
+# prefix. Targets of the export sets are static libraries, so their private dependencies are
+# part of the link interface: tconvConfig.cmake finds each of them again. Two export sets, so
+# that each target brings only what it needs: tconvTargets (status, proto, client: Abseil,
+# Protobuf, gRPC) and tconvKernelTargets (kernel: also oneTBB, nlohmann-json, libmvec).
 # The generated proto headers and the tool/server binaries are installed by their own folders.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -10,7 +12,10 @@ set(TCONV_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tconv)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/status/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/kernel/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS status kernel EXPORT tconvTargets
+install(TARGETS status EXPORT tconvTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS kernel EXPORT tconvKernelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
@@ -25,6 +30,7 @@ endif()
 # package config needs gRPC and Protobuf only then.
 set(TCONV_PACKAGE_WITH_SERVICE ${TCONV_BUILD_SERVICE})
 install(EXPORT tconvTargets NAMESPACE tconv:: DESTINATION ${TCONV_INSTALL_CMAKEDIR})
+install(EXPORT tconvKernelTargets NAMESPACE tconv:: DESTINATION ${TCONV_INSTALL_CMAKEDIR})
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/tconvConfig.cmake.in
   ${PROJECT_BINARY_DIR}/tconvConfig.cmake INSTALL_DESTINATION ${TCONV_INSTALL_CMAKEDIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/tconvConfigVersion.cmake

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 
 // Raw tensor contents are little-endian float32 on the wire; memcpy is that only on
 // little-endian hosts, which is every platform tconv builds for.
@@ -23,19 +24,23 @@ std::string FloatBytes(absl::Span<const float> values) {
   return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
 }
 
+// The only conversions between Abseil's and protobuf's time types on the client side:
+// protobuf's TimeUtil to encode, Abseil's saturating arithmetic to decode (a server's value
+// may lie beyond int64 nanoseconds, where TimeUtil's would overflow).
 google::protobuf::Duration ToProtoDuration(absl::Duration d) {
-  google::protobuf::Duration proto;
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  proto.set_seconds(seconds);
-  proto.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-  return proto;
+  return google::protobuf::util::TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+absl::Duration FromProtoDuration(const google::protobuf::Duration& proto) {
+  return absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+}
+absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& proto) {
+  return absl::FromUnixSeconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
 }
 
 Batching FromProtoBatching(const tconv::v1::BatchingOptions& proto) {
   Batching batching;
   batching.max_batch_size = proto.max_batch_size();
-  batching.batch_timeout = absl::Seconds(proto.batch_timeout().seconds()) +
-                           absl::Nanoseconds(proto.batch_timeout().nanos());
+  batching.batch_timeout = FromProtoDuration(proto.batch_timeout());
   batching.max_queue_size = proto.max_queue_size();
   return batching;
 }
@@ -96,8 +101,7 @@ LayerInfo FromLayer(const tconv::v1::Layer& layer) {
   info.in_channels = layer.in_channels();
   info.kernel_shape.assign(layer.kernel_shape().begin(), layer.kernel_shape().end());
   info.weight_checksum = layer.weight_checksum();
-  info.created =
-      absl::FromUnixSeconds(layer.created().seconds()) + absl::Nanoseconds(layer.created().nanos());
+  info.created = FromProtoTimestamp(layer.created());
   info.batching = FromProtoBatching(layer.batching());
   info.shape_rule = FromProtoShapeRule(layer.shape_rule());
   return info;

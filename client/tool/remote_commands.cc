@@ -11,8 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "flags.h"
 #include "remote_common.h"
-#include "server/core/npy.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/npy/npy.h"
 
 namespace tconv::tool {
 namespace {

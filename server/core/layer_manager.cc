@@ -264,6 +264,7 @@ class LayerManagerImpl final : public LayerManager {
   void StartDraining() override { draining_.store(true, std::memory_order_release); }
 
   InferenceStatistics& statistics() override { return statistics_; }
+  const BatchingOptions& default_batching() const override { return options_.default_batching; }
 
  private:
   // NOT_FOUND for a layer not served; for a repository folder that is not served, the message

@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/core/model_repository_config.h"
-#include "server/core/npy.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/npy/npy.h"
 
 namespace tconv::server {
 namespace fs = std::filesystem;

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/grpc/status_edge.h"
 
 namespace tconv::server {
 namespace {
@@ -61,6 +62,14 @@ absl::Status Authorize(const Access& access, const grpc::ServerContextBase& cont
   if (access.authorizer != nullptr) return access.authorizer->Check(context, scope);
   if (scope == Authorizer::Scope::kRead) return absl::OkStatus();
   return CheckControlPeer(context.peer(), access.control_peers);
+}
+
+grpc::ServerUnaryReactor* FinishIfUnauthorized(const Access& access,
+                                               grpc::CallbackServerContext* context,
+                                               Authorizer::Scope scope) {
+  absl::Status denied = Authorize(access, *context, scope);
+  if (denied.ok()) return nullptr;
+  return FinishNow(context, denied);
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {

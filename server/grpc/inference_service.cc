@@ -80,9 +80,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
                                                        const inference::ModelReadyRequest* request,
                                                        inference::ModelReadyResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   if (absl::Status invalid = ValidateLayerName(request->name()); !invalid.ok()) {
     return FinishNow(context, invalid);
@@ -96,9 +95,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelReady(CallContext* context,
 grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     CallContext* context, const inference::ServerMetadataRequest*,
     inference::ServerMetadataResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   response->set_name("tconv");
   response->set_version(options_.version);
@@ -109,9 +107,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     CallContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   const absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
   absl::Status status = info.status();
@@ -175,9 +172,8 @@ void InferenceService::FinishInfer(grpc::ServerUnaryReactor* reactor, const std:
 grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
     CallContext* context, const inference::RepositoryIndexRequest* request,
     inference::RepositoryIndexResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   absl::Status status = CheckRepositoryName(request->repository_name());
   if (status.ok()) {
@@ -189,9 +185,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     CallContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kControl)) {
+    return refused;
   }
   return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
     RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));
@@ -206,9 +201,8 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     CallContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kControl)) {
+    return refused;
   }
   return FinishLater(*options_.control, context, [this, request]() -> absl::Status {
     RETURN_IF_ERROR(CheckRepositoryName(request->repository_name()));

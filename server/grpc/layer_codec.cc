@@ -5,11 +5,25 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
 #include "tconv/kernel/status_macros.h"
 
 namespace tconv::server {
 namespace {
+
+// The only conversions between Abseil's and protobuf's time types on the server side:
+// protobuf's TimeUtil to encode, Abseil's saturating arithmetic to decode (a peer's Duration
+// may lie beyond int64 nanoseconds, where TimeUtil's would overflow).
+google::protobuf::Duration ToProtoDuration(absl::Duration d) {
+  return google::protobuf::util::TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+absl::Duration FromProtoDuration(const google::protobuf::Duration& proto) {
+  return absl::Seconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+}
+google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "weights are little-endian float32 on the wire; this code copies them as is");
@@ -35,21 +49,8 @@ absl::Status DecodeWeights(const tconv::v1::CreateLayerRequest& request, LayerSp
   }
   ASSIGN_OR_RETURN(spec.kernel, DecodeFloats(request.kernel(), "kernel"));
   ASSIGN_OR_RETURN(spec.bias, DecodeFloats(request.bias(), "bias"));
+  // kernel_shape against the config and the kernel's size: checked once, by the LayerManager.
   spec.kernel_shape.assign(request.kernel_shape().begin(), request.kernel_shape().end());
-  bool fits = spec.kernel_shape.size() == 4;
-  int64_t elements = 1;
-  for (int64_t dim : spec.kernel_shape) {
-    fits = fits && dim >= 1 && dim <= LayerLimits::kMaxKernelElements / elements;
-    if (!fits) break;
-    elements *= dim;
-  }
-  if (!fits || elements != static_cast<int64_t>(spec.kernel.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kernel_shape (", absl::StrJoin(spec.kernel_shape, ", "), ") does not describe the ",
-        spec.kernel.size(),
-        " float32 values of kernel; expected 4 positive dimensions "
-        "(kernel_height, kernel_width, filters, in_channels) whose product is that count"));
-  }
   return absl::OkStatus();
 }
 
@@ -59,8 +60,7 @@ BatchingOptions DecodeBatching(const tconv::v1::BatchingOptions& wire,
   if (wire.max_batch_size() != 0) options.max_batch_size = wire.max_batch_size();
   if (wire.max_queue_size() != 0) options.max_queue_size = wire.max_queue_size();
   if (wire.has_batch_timeout()) {
-    options.batch_timeout = absl::Seconds(wire.batch_timeout().seconds()) +
-                            absl::Nanoseconds(wire.batch_timeout().nanos());
+    options.batch_timeout = FromProtoDuration(wire.batch_timeout());
   }
   return options;
 }
@@ -68,9 +68,7 @@ BatchingOptions DecodeBatching(const tconv::v1::BatchingOptions& wire,
 void EncodeBatching(const BatchingOptions& options, tconv::v1::BatchingOptions* wire) {
   wire->set_max_batch_size(options.max_batch_size);
   wire->set_max_queue_size(options.max_queue_size);
-  const int64_t nanos = absl::ToInt64Nanoseconds(options.batch_timeout);
-  wire->mutable_batch_timeout()->set_seconds(nanos / 1000000000);
-  wire->mutable_batch_timeout()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  *wire->mutable_batch_timeout() = ToProtoDuration(options.batch_timeout);
 }
 
 // output = stride * input + offset along each axis: Keras' output length is linear in n.
@@ -121,10 +119,7 @@ void EncodeLayer(const LayerInfo& info, tconv::v1::Layer* layer) {
   layer->set_in_channels(info.in_channels);
   for (int64_t dim : info.kernel_shape) layer->add_kernel_shape(dim);
   layer->set_weight_checksum(info.weight_checksum);
-  const int64_t seconds = absl::ToUnixSeconds(info.created);  // rounds down: nanos >= 0
-  layer->mutable_created()->set_seconds(seconds);
-  layer->mutable_created()->set_nanos(
-      static_cast<int32_t>((info.created - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+  *layer->mutable_created() = ToProtoTimestamp(info.created);
   EncodeBatching(info.batching, layer->mutable_batching());
   EncodeShapeRule(info, layer->mutable_shape_rule());
 }

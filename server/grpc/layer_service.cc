@@ -42,12 +42,12 @@ LayerService::LayerService(Options options) : options_(options) {}
 grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
                                                     const tconv::v1::CreateLayerRequest* request,
                                                     tconv::v1::CreateLayerResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kControl)) {
+    return refused;
   }
   return FinishLater(*options_.control, context, [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(LayerSpec spec, DecodeLayerSpec(*request, options_.default_batching));
+    ASSIGN_OR_RETURN(LayerSpec spec,
+                     DecodeLayerSpec(*request, options_.manager->default_batching()));
     ASSIGN_OR_RETURN(LayerInfo info, options_.manager->CreateLayer(std::move(spec)));
     EncodeLayer(info, response->mutable_layer());
     return absl::OkStatus();
@@ -57,9 +57,8 @@ grpc::ServerUnaryReactor* LayerService::CreateLayer(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
                                                  const tconv::v1::GetLayerRequest* request,
                                                  tconv::v1::GetLayerResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   return FinishNow(context, DescribeLayer(*options_.manager, *request, *response));
 }
@@ -67,9 +66,8 @@ grpc::ServerUnaryReactor* LayerService::GetLayer(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
                                                    const tconv::v1::ListLayersRequest*,
                                                    tconv::v1::ListLayersResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   std::vector<LayerInfo> layers = options_.manager->ListLayers();
   std::sort(layers.begin(), layers.end(),
@@ -89,9 +87,8 @@ grpc::ServerUnaryReactor* LayerService::ListLayers(CallContext* context,
 grpc::ServerUnaryReactor* LayerService::DeleteLayer(CallContext* context,
                                                     const tconv::v1::DeleteLayerRequest* request,
                                                     tconv::v1::DeleteLayerResponse*) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kControl);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kControl)) {
+    return refused;
   }
   return FinishLater(*options_.control, context,
                      [this, request] { return options_.manager->DeleteLayer(request->name()); });

@@ -48,12 +48,11 @@ void EncodeModelConfig(const LayerInfo& info, inference::ModelConfig* config) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* InferenceService::ModelConfig(CallContext* context,
-                                                        const inference::ModelConfigRequest* request,
-                                                        inference::ModelConfigResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+grpc::ServerUnaryReactor* InferenceService::ModelConfig(
+    CallContext* context, const inference::ModelConfigRequest* request,
+    inference::ModelConfigResponse* response) {
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   const absl::StatusOr<LayerInfo> info = options_.manager->GetLayer(request->name());
   absl::Status status = info.status();

@@ -55,9 +55,8 @@ void EncodeModelStatistics(const VersionStatistics& from, inference::ModelStatis
 grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     CallContext* context, const inference::ModelStatisticsRequest* request,
     inference::ModelStatisticsResponse* response) {
-  if (absl::Status denied = Authorize(options_.access, *context, Authorizer::Scope::kRead);
-      !denied.ok()) {
-    return FinishNow(context, denied);
+  if (auto* refused = FinishIfUnauthorized(options_.access, context, Authorizer::Scope::kRead)) {
+    return refused;
   }
   const std::string& name = request->name();
   if (name.empty() && !request->version().empty()) {

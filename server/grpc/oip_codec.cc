@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/core/layer_name.h"
-#include "server/core/npy.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/npy/npy.h"
 
 namespace tconv::server {
 namespace {

@@ -50,7 +50,7 @@ Server::Server(Options options)
           Access{options_.authorizer.get(), options_.control_peers}, options_.max_message_bytes,
           &drain_})),
       layer_service_(std::make_unique<LayerService>(
-          LayerService::Options{options_.manager, &control_, options_.default_batching,
+          LayerService::Options{options_.manager, &control_,
                                 Access{options_.authorizer.get(), options_.control_peers}})) {}
 
 Server::~Server() { Shutdown(absl::Now()); }

@@ -16,8 +16,8 @@
 #include "gmock/gmock.h"
 #include "golden_cases.h"
 #include "gtest/gtest.h"
-#include "server/core/npy.h"
 #include "tconv/client/client.h"
+#include "tconv/npy/npy.h"
 #include "test_server.h"
 #include "testing/status_matchers.h"
 

@@ -28,7 +28,9 @@ endif()
 run_step("configure the consumer" ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build
          -G ${GENERATOR} -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
          -DCMAKE_CXX_FLAGS=${_flags} -DCMAKE_EXE_LINKER_FLAGS=${_flags}
-         -DCMAKE_PREFIX_PATH=${_prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+         -DCMAKE_PREFIX_PATH=${_prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+         # The client must not need oneTBB (only tconv::kernel does): hide it.
+         -DCMAKE_DISABLE_FIND_PACKAGE_TBB=ON)
 run_step("build the consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run_step("run the consumer without a server" ${WORK_DIR}/build/tconv_consumer)
 if(EXISTS ${_prefix}/bin/tconv-server)

@@ -13,8 +13,8 @@
 #include "inference/grpc_service.pb.h"
 #include "nlohmann/json.hpp"
 #include "server/core/model_repository_config.h"
-#include "server/core/npy.h"
 #include "tconv/kernel/layer_config.h"
+#include "tconv/npy/npy.h"
 #include "tconv/v1/layer_service.pb.h"
 
 namespace {

@@ -1,7 +1,7 @@
 // The published golden and refusal cases (tests/conformance/*.jsonl, copied from the shared
 // conformance suite) through both implementations and several thread counts, plus the
 // conformance runner's own judging, parsing and reporting.
-#include "conformance.h"
+#include "conformance/conformance.h"
 
 #include <cmath>
 #include <cstdio>
@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "conformance_case.h"
+#include "conformance/conformance_case.h"
+#include "conformance/kernel_backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kernel_backend.h"
 #include "testing/status_matchers.h"
 
 namespace tconv::tool {

@@ -1,4 +1,4 @@
-#include "server/core/npy.h"
+#include "tconv/npy/npy.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "server/core/npy.h"
+#include "tconv/npy/npy.h"
 #include "testing/status_matchers.h"
 #include "tests/server/grpc/test_server.h"
 

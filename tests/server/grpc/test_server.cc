@@ -83,7 +83,6 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   server_options.grpc_address = "127.0.0.1:0";
   server_options.max_message_bytes = options.max_message_bytes;
   server_options.manager = test->manager_.get();
-  server_options.default_batching = options.batching;
   server_options.version = "test";
   ASSIGN_OR_RETURN(test->server_, Server::Create(std::move(server_options)));
   RETURN_IF_ERROR(test->server_->Start());

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/npy.h"
+#include "tconv/npy/npy.h"
 #include "testing/status_matchers.h"
 #include "tests/server/grpc/test_server.h"
 

@@ -68,6 +68,8 @@ class LayerManager {
  public:
   struct Options {
     std::string repository_dir = "model_repository";  // created when missing
+    // The server's batching defaults (the one place they are set): a layer's fields left at
+    // 0 by CreateLayer or by its config.json take these.
     BatchingOptions default_batching;
     std::shared_ptr<BatchExecutor> executor;  // required
     MetricsObserver* observer = nullptr;      // may be null; must outlive the manager
@@ -113,6 +115,9 @@ class LayerManager {
   // inference_statistics.h). The transport reports its finished inference RPCs here (it
   // forwards them to Options.observer), so both see every request.
   virtual InferenceStatistics& statistics() = 0;
+
+  // Options.default_batching, for the transport's decoding of CreateLayer.
+  virtual const BatchingOptions& default_batching() const = 0;
 };
 
 }  // namespace tconv::server

@@ -1,4 +1,4 @@
-#include "server/core/npy.h"
+#include "tconv/npy/npy.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tconv/kernel/status_macros.h"
+#include "tconv/status/status_macros.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               ".npy '<f4' data is copied as is, which needs a little-endian host");

@@ -59,8 +59,6 @@ class Server {
     // Required; must outlive the server. Finished inference RPCs are reported to its
     // statistics(), which forward them to the manager's observer (the metrics exporter).
     LayerManager* manager = nullptr;
-    // Batching fields a CreateLayer leaves at 0 are filled from these.
-    BatchingOptions default_batching;
     std::string version = "unknown";  // ServerMetadata.version
   };
 

@@ -1,4 +1,4 @@
-#include "conformance_case.h"
+#include "conformance/conformance_case.h"
 
 #include <limits>
 #include <utility>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
-#include "tconv/kernel/status_macros.h"
+#include "tconv/status/status_macros.h"
 
 namespace tconv::tool {
 namespace {

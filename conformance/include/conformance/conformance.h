@@ -1,8 +1,8 @@
 // The conformance runner: reads conformance files, runs each case on a backend, judges the
 // result against the file's expectation and reports. Backends decide where a case runs (the
 // local kernel here; a server elsewhere) so every mode shares the judging and the report.
-#ifndef TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_H_
-#define TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_H_
+#ifndef TCONV_CONFORMANCE_CONFORMANCE_H_
+#define TCONV_CONFORMANCE_CONFORMANCE_H_
 
 #include <cstdint>
 #include <iosfwd>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "conformance_case.h"
+#include "conformance/conformance_case.h"
 
 namespace tconv::tool {
 
@@ -55,4 +55,4 @@ ConformanceTotals RunConformance(const std::vector<std::string>& files, Conforma
 
 }  // namespace tconv::tool
 
-#endif  // TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_H_
+#endif  // TCONV_CONFORMANCE_CONFORMANCE_H_

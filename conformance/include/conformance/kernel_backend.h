@@ -1,8 +1,8 @@
 // Runs conformance cases on the local kernel library (tconv::kernel), in process.
-#ifndef TCONV_CLIENT_TOOL_CONFORMANCE_KERNEL_BACKEND_H_
-#define TCONV_CLIENT_TOOL_CONFORMANCE_KERNEL_BACKEND_H_
+#ifndef TCONV_CONFORMANCE_KERNEL_BACKEND_H_
+#define TCONV_CONFORMANCE_KERNEL_BACKEND_H_
 
-#include "conformance.h"
+#include "conformance/conformance.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 
@@ -25,4 +25,4 @@ class KernelBackend : public ConformanceBackend {
 
 }  // namespace tconv::tool
 
-#endif  // TCONV_CLIENT_TOOL_CONFORMANCE_KERNEL_BACKEND_H_
+#endif  // TCONV_CONFORMANCE_KERNEL_BACKEND_H_

@@ -5,8 +5,8 @@
 // NumPy reads. Only little-endian float32 ('<f4') in C order is accepted: anything else is
 // refused with INVALID_ARGUMENT saying what was found and how to convert it, rather than
 // converted silently.
-#ifndef TCONV_SERVER_CORE_NPY_H_
-#define TCONV_SERVER_CORE_NPY_H_
+#ifndef TCONV_NPY_NPY_H_
+#define TCONV_NPY_NPY_H_
 
 #include <cstdint>
 #include <string>
@@ -45,4 +45,4 @@ std::string SerializeNpy(absl::Span<const int64_t> shape, absl::Span<const float
 
 }  // namespace tconv::server
 
-#endif  // TCONV_SERVER_CORE_NPY_H_
+#endif  // TCONV_NPY_NPY_H_

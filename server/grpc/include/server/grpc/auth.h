@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "server/grpc/peer_policy.h"
 
 namespace tconv::server {
@@ -50,6 +51,13 @@ struct Access {
 };
 absl::Status Authorize(const Access& access, const grpc::ServerContextBase& context,
                        Authorizer::Scope scope);
+// The first statement of a unary handler:
+//   if (auto* refused = FinishIfUnauthorized(options_.access, context, scope)) return refused;
+// Finishes the call with Authorize's refusal and returns its reactor, or returns null when
+// the call may go on.
+grpc::ServerUnaryReactor* FinishIfUnauthorized(const Access& access,
+                                               grpc::CallbackServerContext* context,
+                                               Authorizer::Scope scope);
 
 // The token in `path`, without surrounding whitespace (a trailing newline is common).
 // NOT_FOUND when the file cannot be read, INVALID_ARGUMENT when it holds no usable token.

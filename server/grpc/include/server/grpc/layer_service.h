@@ -18,8 +18,6 @@ class LayerService final : public tconv::v1::LayerService::CallbackService {
   struct Options {
     LayerManager* manager = nullptr;    // required; must outlive the service
     SerialExecutor* control = nullptr;  // required; runs the writes; must outlive the service
-    // Fills the batching fields a CreateLayer leaves at 0 (the server's --max_batch_size ...).
-    BatchingOptions default_batching;
     // Its authorizer may be null (no token required) and must outlive the service.
     // Create/Delete are kControl, Get/List kRead.
     Access access;

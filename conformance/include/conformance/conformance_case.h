@@ -1,8 +1,8 @@
 // One line of a conformance file (format: tests/conformance/README-style JSON lines, see
 // conformance_case.cc): a Keras Conv2DTranspose configuration, its weights and input, and
 // either the expected output or the expectation that Keras/TF refuses it.
-#ifndef TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_CASE_H_
-#define TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_CASE_H_
+#ifndef TCONV_CONFORMANCE_CONFORMANCE_CASE_H_
+#define TCONV_CONFORMANCE_CONFORMANCE_CASE_H_
 
 #include <cstdint>
 #include <optional>
@@ -42,4 +42,4 @@ absl::StatusOr<ConformanceCase> ParseConformanceCase(std::string_view line);
 
 }  // namespace tconv::tool
 
-#endif  // TCONV_CLIENT_TOOL_CONFORMANCE_CONFORMANCE_CASE_H_
+#endif  // TCONV_CONFORMANCE_CONFORMANCE_CASE_H_

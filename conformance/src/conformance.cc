@@ -1,4 +1,4 @@
-#include "conformance.h"
+#include "conformance/conformance.h"
 
 #include <algorithm>
 #include <cmath>

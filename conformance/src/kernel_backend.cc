@@ -1,10 +1,10 @@
-#include "kernel_backend.h"
+#include "conformance/kernel_backend.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "tconv/kernel/layer_config.h"
-#include "tconv/kernel/status_macros.h"
+#include "tconv/status/status_macros.h"
 
 namespace tconv::tool {
 namespace {
