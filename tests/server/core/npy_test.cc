@@ -1,7 +1,5 @@
 #include "server/core/npy.h"
 
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -11,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
 
 namespace tconv::server {
 namespace {
@@ -157,9 +156,8 @@ INSTANTIATE_TEST_SUITE_P(Files, NpyMalformedTest, ::testing::ValuesIn(MalformedF
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(NpyTest, ReadsFilesAndReportsMissingOnes) {
-  char dir_template[] = "/tmp/tconv_npy_test_XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template;
+  const ::tconv::testing::TempDir temp;
+  const std::string& dir = temp.path();
   const std::string path = dir + "/bias.npy";
   {
     std::ofstream out(path, std::ios::binary);
@@ -170,8 +168,6 @@ TEST(NpyTest, ReadsFilesAndReportsMissingOnes) {
   EXPECT_THAT(ReadNpyFile(dir + "/missing.npy", "missing.npy"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.npy")));
   EXPECT_THAT(ReadNpyFile(dir, "dir.npy"), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ::unlink(path.c_str());
-  ::rmdir(dir.c_str());
 }
 
 }  // namespace
