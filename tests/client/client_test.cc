@@ -10,12 +10,13 @@
 #include "gmock/gmock.h"
 #include "golden_cases.h"
 #include "gtest/gtest.h"
-#include "test_server.h"
+#include "testing/test_server.h"
 #include "testing/status_matchers.h"
 
 namespace tconv::testing {
 namespace {
 
+using ::tconv::server::testing::TestServer;
 using client::Client;
 using client::LayerInfo;
 using client::LayerSpec;

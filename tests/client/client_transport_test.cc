@@ -14,12 +14,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
-#include "test_server.h"
+#include "testing/test_server.h"
 #include "testing/status_matchers.h"
 
 namespace tconv::testing {
 namespace {
 
+using ::tconv::server::testing::TestServer;
 using client::CallOptions;
 using client::Client;
 using client::LayerSpec;

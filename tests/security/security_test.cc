@@ -17,7 +17,8 @@
 #include "server/grpc/peer_policy.h"
 #include "tconv/kernel/status_macros.h"
 #include "tests/security/test_certs.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/subprocess.h"
+#include "testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tconv::server {
@@ -378,7 +379,6 @@ TEST_F(SecurityTest, ToolUsesTlsCaAndTokenFiles) {
   const std::string token_file = certs_->Path("token"), wrong_file = certs_->Path("wrong");
   std::ofstream(token_file) << kToken << "\n";
   std::ofstream(wrong_file) << "nope\n";
-  const std::string out = certs_->Path("tool.out"), err = certs_->Path("tool.err");
   auto tool = [&](const std::string& command, const std::string& tokens,
                   std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {
@@ -386,14 +386,17 @@ TEST_F(SecurityTest, ToolUsesTlsCaAndTokenFiles) {
         "--timeout",     "10s",   "--tls_ca_file", certs_->Path("ca.pem"),
         "--token_file",  tokens};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return security_testing::Spawn(argv, out, err);
+    return tconv::testing::RunTool(argv, certs_->dir);
   };
-  EXPECT_EQ(tool("list", token_file), 0) << certs_->Read("tool.err");
-  EXPECT_THAT(certs_->Read("tool.out"), HasSubstr("gen"));
-  EXPECT_EQ(tool("delete", wrong_file, {"--name", "gen"}), 1);
-  EXPECT_THAT(certs_->Read("tool.err"), HasSubstr("PERMISSION_DENIED"));
+  const tconv::testing::ToolRun listed = tool("list", token_file);
+  EXPECT_EQ(listed.exit_status, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("gen"));
+  const tconv::testing::ToolRun refused = tool("delete", wrong_file, {"--name", "gen"});
+  EXPECT_EQ(refused.exit_status, 1);
+  EXPECT_THAT(refused.err, HasSubstr("PERMISSION_DENIED"));
   EXPECT_THAT(server_->LayerNames(), ::testing::ElementsAre("gen"));
-  EXPECT_EQ(tool("delete", token_file, {"--name", "gen"}), 0) << certs_->Read("tool.err");
+  const tconv::testing::ToolRun deleted = tool("delete", token_file, {"--name", "gen"});
+  EXPECT_EQ(deleted.exit_status, 0) << deleted.err;
   EXPECT_TRUE(server_->LayerNames().empty());
 }
 
