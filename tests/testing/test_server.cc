@@ -18,9 +18,9 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   executor_options.threads = options.threads;
   ASSIGN_OR_RETURN(auto executor, BatchExecutor::Create(executor_options));
   LayerManager::Options manager_options;
-  manager_options.repository_dir = options.repository_dir.empty()
-                                       ? test->dir() + "/repository"
-                                       : options.repository_dir;
+  test->repository_ =
+      options.repository_dir.empty() ? test->dir() + "/repository" : options.repository_dir;
+  manager_options.repository_dir = test->repository_;
   manager_options.default_batching = options.batching;
   manager_options.executor = std::move(executor);
   manager_options.observer = &test->observer_;
@@ -31,6 +31,9 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   server_options.manager = test->manager_.get();
   server_options.default_batching = options.batching;
   server_options.version = "test";
+  server_options.credentials = options.credentials;
+  server_options.authorizer = options.authorizer;
+  server_options.control_peers = options.control_peers;
   ASSIGN_OR_RETURN(test->server_, Server::Create(std::move(server_options)));
   RETURN_IF_ERROR(test->server_->Start());
   if (options.mark_ready) test->server_->MarkReady();
@@ -45,6 +48,12 @@ TestServer::~TestServer() {
   server_->Shutdown(absl::Now() + absl::Seconds(10));
   server_.reset();
   manager_.reset();
+}
+
+std::vector<std::string> TestServer::LayerNames() const {
+  std::vector<std::string> names;
+  for (const LayerInfo& info : manager_->ListLayers()) names.push_back(info.name);
+  return names;
 }
 
 std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {

@@ -39,6 +39,10 @@ class TestServer {
     int threads = 2;
     int64_t max_message_bytes = int64_t{256} << 20;
     bool mark_ready = true;  // false: started but not ready (health NOT_SERVING)
+    // Server::Options' security fields (the security tests): null credentials = plaintext.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    std::shared_ptr<const Authorizer> authorizer;
+    ControlPeerPolicy control_peers;
   };
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<TestServer>> Start() { return Start(Options()); }
@@ -46,6 +50,10 @@ class TestServer {
 
   Server& server() { return *server_; }
   LayerManager& manager() { return *manager_; }
+  // The repository the manager serves from.
+  const std::string& repository() const { return repository_; }
+  // The names ListLayers gives, in its order.
+  std::vector<std::string> LayerNames() const;
   RecordingObserver& observer() { return observer_; }
   // "127.0.0.1:<port>".
   const std::string& address() const { return server_->address(); }
@@ -62,6 +70,7 @@ class TestServer {
  private:
   TestServer() = default;
   TempDir scratch_;  // destroyed last
+  std::string repository_;
   RecordingObserver observer_;
   std::unique_ptr<LayerManager> manager_;
   std::unique_ptr<Server> server_;
