@@ -55,9 +55,9 @@ absl::StatusOr<LayerInfo> LayerManagerImpl::CreateLayer(LayerSpec spec) {
     if (!spec.replace) RETURN_IF_ERROR(CheckNameFreeLocked(spec.name));
     // Under the lock, so two replaces of one layer cannot take the same number.
     const int64_t version = NextVersionLocked(spec.name);
-    ASSIGN_OR_RETURN(entry, BuildEntry(spec.name, layer, batching, absl::Now(), version,
-                                       options_.executor,
-                                       statistics_.ForVersion(spec.name, version)));
+    ASSIGN_OR_RETURN(entry,
+                     BuildEntry(spec.name, layer, batching, absl::Now(), version, options_.executor,
+                                statistics_.ForVersion(spec.name, version)));
     RETURN_IF_ERROR(SaveLocked(spec.name, {layer->config(), layer->in_channels(), layer->weights(),
                                            spec.batching, entry->info.created, version}));
     ClearUnavailable(spec.name);
@@ -116,8 +116,8 @@ void LayerManagerImpl::Infer(const std::string& name, InferenceRequest request,
     return;
   }
   entry->batcher->Submit(std::move(request),
-                         [version = entry->info.version, done = std::move(done)](
-                             absl::StatusOr<InferenceResult> result) mutable {
+                         [version = entry->info.version,
+                          done = std::move(done)](absl::StatusOr<InferenceResult> result) mutable {
                            if (result.ok()) result->version = version;
                            std::move(done)(std::move(result));
                          });
@@ -133,9 +133,8 @@ absl::StatusOr<std::shared_ptr<const Conv2DTranspose>> LayerManagerImpl::FindLay
 
 LayerManagerImpl::WriteLock LayerManagerImpl::LockForWrite(const std::string& name) {
   WriteLock lock(write_mu_);
-  retired_.wait(lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    return retiring_.count(name) == 0;
-  });
+  retired_.wait(
+      lock, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) { return retiring_.count(name) == 0; });
   return lock;
 }
 

@@ -69,8 +69,7 @@ class LayerManagerImpl final : public LayerManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The number a replace of `name` serves: one above both the served version and the one on
   // disk (a folder that cannot be loaded still records its number), 1 for a new layer.
-  int64_t NextVersionLocked(const std::string& name) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  int64_t NextVersionLocked(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Repository writes, counted so that a folder read before taking write_mu_ is known to be
   // still what is on disk.
@@ -111,7 +110,7 @@ class LayerManagerImpl final : public LayerManager {
   const Options options_;
   // Counts every event on its way to options_.observer; outlives the registry's batchers.
   InferenceStatistics statistics_{options_.observer};
-  mutable std::mutex write_mu_;  // see the file comment
+  mutable std::mutex write_mu_;      // see the file comment
   std::condition_variable retired_;  // signalled when a name leaves retiring_
   std::multiset<std::string> retiring_ ABSL_GUARDED_BY(write_mu_);  // removed, still draining
   int64_t repository_writes_ ABSL_GUARDED_BY(write_mu_) = 0;

@@ -85,8 +85,8 @@ absl::StatusOr<std::shared_ptr<const ServedLayer>> LayerManagerImpl::ServeLoaded
                                       stored.batching, stored.created, version}));
   }
   ASSIGN_OR_RETURN(auto entry,
-                   BuildEntry(name, layer, batching, stored.created.value_or(absl::Now()),
-                              version, options_.executor, statistics_.ForVersion(name, version)));
+                   BuildEntry(name, layer, batching, stored.created.value_or(absl::Now()), version,
+                              options_.executor, statistics_.ForVersion(name, version)));
   ClearUnavailable(name);
   return Publish(std::move(entry));
 }

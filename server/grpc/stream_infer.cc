@@ -1,8 +1,8 @@
 // Triton's streaming inference (GRPCInferenceService.ModelStreamInfer): a bidirectional stream
 // of ModelInferRequest -> ModelStreamInferResponse. Every request goes through ModelInfer's
 // checks (InferenceService::PrepareInfer) into the same batcher, so requests of many streams
-// and unary calls batch together; answers are written in completion order, each with its request's id.
-// A refused request gets error_message and the stream goes on.
+// and unary calls batch together; answers are written in completion order, each with its request's
+// id. A refused request gets error_message and the stream goes on.
 //
 // One StreamReactor per stream, owned by a shared_ptr to itself until OnDone: the batcher's
 // callbacks and DrainStreams hold references too, so none of them can outlive it. Every state

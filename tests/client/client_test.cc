@@ -10,16 +10,16 @@
 #include "gmock/gmock.h"
 #include "golden_cases.h"
 #include "gtest/gtest.h"
-#include "testing/test_server.h"
 #include "testing/status_matchers.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
 
-using ::tconv::server::testing::TestServer;
 using client::Client;
 using client::LayerInfo;
 using client::LayerSpec;
+using ::tconv::server::testing::TestServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

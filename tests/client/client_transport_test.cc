@@ -14,17 +14,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
-#include "testing/test_server.h"
 #include "testing/status_matchers.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
 
-using ::tconv::server::testing::TestServer;
 using client::CallOptions;
 using client::Client;
 using client::LayerSpec;
 using client::ServingStatus;
+using ::tconv::server::testing::TestServer;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

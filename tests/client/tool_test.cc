@@ -14,9 +14,9 @@
 #include "gtest/gtest.h"
 #include "server/core/npy.h"
 #include "tconv/client/client.h"
-#include "testing/test_server.h"
 #include "testing/status_matchers.h"
 #include "testing/subprocess.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
@@ -113,14 +113,14 @@ TEST_F(ToolTest, GetSaysWhichKerasSemanticsALayerHas) {
       "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                 "registered_name": null}})");
   WriteFile("keras2.json", R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2]})");
-  ToolRun run = Tool({"create", Server(), "--name=k3", "--config=" + Path("keras3.json"),
-                      "--input_channels=2"});
+  ToolRun run = Tool(
+      {"create", Server(), "--name=k3", "--config=" + Path("keras3.json"), "--input_channels=2"});
   ASSERT_EQ(run.exit_status, 0) << run.err;
   run = Tool({"get", Server(), "--name=k3"});
   ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("semantics:       Keras 3"));
-  run = Tool({"create", Server(), "--name=k2", "--config=" + Path("keras2.json"),
-              "--input_channels=2"});
+  run = Tool(
+      {"create", Server(), "--name=k2", "--config=" + Path("keras2.json"), "--input_channels=2"});
   EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("must be equal on both axes in a Keras 2 config"));
 }

@@ -1,5 +1,7 @@
 // ComputePool::Create's limits and AvailableCpus, with the cgroup quota parsing fed any text
 // through the seam in kernel/src/parallel.h.
+#include "tconv/kernel/compute_pool.h"
+
 #include <sched.h>
 
 #include <fstream>
@@ -9,7 +11,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "parallel.h"
-#include "tconv/kernel/compute_pool.h"
 #include "testing/status_matchers.h"
 
 namespace tconv {
@@ -35,26 +36,26 @@ TEST_P(CgroupCpuLimitTest, ParsesTheQuota) {
 
 INSTANTIATE_TEST_SUITE_P(
     Files, CgroupCpuLimitTest,
-    ::testing::Values(
-        CgroupCase{"V2Unlimited", "max 100000\n", "", "", 0},
-        CgroupCase{"V2TwoCpus", "200000 100000\n", "", "", 2},
-        CgroupCase{"V2RoundsUp", "150000 100000\n", "", "", 2},
-        CgroupCase{"V2LessThanOneIsOne", "5000 100000\n", "", "", 1},
-        CgroupCase{"V2OtherPeriod", "300000 50000", "", "", 6},
-        CgroupCase{"V2ZeroPeriod", "100000 0\n", "", "", 0},
-        CgroupCase{"V2NegativeQuota", "-1 100000\n", "", "", 0},
-        CgroupCase{"V2GarbageQuota", "abc 100000\n", "", "", 0},
-        CgroupCase{"V2QuotaWithTrailingText", "12abc 100000\n", "", "", 0},
-        CgroupCase{"V2AbsurdQuota", "1e300 1\n", "", "", 0},
-        CgroupCase{"V2WinsOverV1", "100000 100000\n", "400000\n", "100000\n", 1},
-        CgroupCase{"V2UnlimitedWinsOverV1", "max 100000\n", "400000\n", "100000\n", 0},
-        CgroupCase{"V1ThreeCpus", "", "300000\n", "100000\n", 3},
-        CgroupCase{"V1RoundsUp", "", "250000\n", "100000\n", 3},
-        CgroupCase{"V1Unlimited", "", "-1\n", "100000\n", 0},
-        CgroupCase{"V1NoPeriod", "", "100000\n", "", 0},
-        CgroupCase{"V1ZeroPeriod", "", "100000\n", "0\n", 0},
-        CgroupCase{"V2UnreadableFallsBackToV1", "garbage", "200000\n", "100000\n", 2},
-        CgroupCase{"NoFiles", "", "", "", 0}),
+    ::testing::Values(CgroupCase{"V2Unlimited", "max 100000\n", "", "", 0},
+                      CgroupCase{"V2TwoCpus", "200000 100000\n", "", "", 2},
+                      CgroupCase{"V2RoundsUp", "150000 100000\n", "", "", 2},
+                      CgroupCase{"V2LessThanOneIsOne", "5000 100000\n", "", "", 1},
+                      CgroupCase{"V2OtherPeriod", "300000 50000", "", "", 6},
+                      CgroupCase{"V2ZeroPeriod", "100000 0\n", "", "", 0},
+                      CgroupCase{"V2NegativeQuota", "-1 100000\n", "", "", 0},
+                      CgroupCase{"V2GarbageQuota", "abc 100000\n", "", "", 0},
+                      CgroupCase{"V2QuotaWithTrailingText", "12abc 100000\n", "", "", 0},
+                      CgroupCase{"V2AbsurdQuota", "1e300 1\n", "", "", 0},
+                      CgroupCase{"V2WinsOverV1", "100000 100000\n", "400000\n", "100000\n", 1},
+                      CgroupCase{"V2UnlimitedWinsOverV1", "max 100000\n", "400000\n", "100000\n",
+                                 0},
+                      CgroupCase{"V1ThreeCpus", "", "300000\n", "100000\n", 3},
+                      CgroupCase{"V1RoundsUp", "", "250000\n", "100000\n", 3},
+                      CgroupCase{"V1Unlimited", "", "-1\n", "100000\n", 0},
+                      CgroupCase{"V1NoPeriod", "", "100000\n", "", 0},
+                      CgroupCase{"V1ZeroPeriod", "", "100000\n", "0\n", 0},
+                      CgroupCase{"V2UnreadableFallsBackToV1", "garbage", "200000\n", "100000\n", 2},
+                      CgroupCase{"NoFiles", "", "", "", 0}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 std::string Read(const char* path) {

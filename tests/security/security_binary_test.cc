@@ -10,9 +10,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/security/test_certs.h"
 #include "testing/subprocess.h"
 #include "testing/test_server.h"
+#include "tests/security/test_certs.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tconv::server {

@@ -15,8 +15,8 @@
 #include "server/grpc/auth.h"
 #include "server/grpc/credentials.h"
 #include "server/grpc/peer_policy.h"
-#include "tests/security/test_certs.h"
 #include "testing/test_server.h"
+#include "tests/security/test_certs.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tconv::server::security_testing {

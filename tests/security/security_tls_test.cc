@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/security/security_fixture.h"
 #include "testing/subprocess.h"
+#include "tests/security/security_fixture.h"
 
 namespace tconv::server::security_testing {
 namespace {

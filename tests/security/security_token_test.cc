@@ -102,8 +102,8 @@ TEST_F(SecurityTest, RemoteMutationsWithoutTokenAreRefusedReadsStayOpen) {
   auto channel = Channel(nullptr);
 
   const absl::Status refused = Create(channel, "other");
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kPermissionDenied,
-                                HasSubstr("--allow_remote_control")));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("--allow_remote_control")));
   EXPECT_THAT(refused.message(), HasSubstr("--auth_token_file"));
   EXPECT_THAT(Create(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));  // replace
   EXPECT_THAT(Delete(channel, "gen"), StatusIs(absl::StatusCode::kPermissionDenied));
@@ -114,8 +114,8 @@ TEST_F(SecurityTest, RemoteMutationsWithoutTokenAreRefusedReadsStayOpen) {
   // Inference, metadata, listing and health are not mutations.
   EXPECT_OK(Infer(channel, "gen"));
   tconv::v1::ListLayersResponse list;
-  EXPECT_OK(ToAbsl(tconv::v1::LayerService::NewStub(channel)->ListLayers(CallContext().get(), {},
-                                                                          &list)));
+  EXPECT_OK(ToAbsl(
+      tconv::v1::LayerService::NewStub(channel)->ListLayers(CallContext().get(), {}, &list)));
   EXPECT_EQ(list.layers_size(), 1);
   EXPECT_OK(Health(channel));
 }

@@ -1,6 +1,5 @@
 #include "server/core/model_repository.h"
 
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>

@@ -1,6 +1,5 @@
 #include "server/core/npy.h"
 
-
 #include <cstring>
 #include <fstream>
 #include <string>
