@@ -161,19 +161,26 @@ class SecurityTest : public ::testing::Test {
   }
   absl::Status Load(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                     const std::string& authorization = "") {
-    inference::RepositoryModelLoadRequest request;
-    request.set_model_name(name);
-    inference::RepositoryModelLoadResponse response;
-    return ToAbsl(inference::GRPCInferenceService::NewStub(channel)->RepositoryModelLoad(
-        CallContext(authorization).get(), request, &response));
+    return RepositoryCall<inference::RepositoryModelLoadRequest,
+                          inference::RepositoryModelLoadResponse>(
+        &inference::GRPCInferenceService::Stub::RepositoryModelLoad, channel, name, authorization);
   }
   absl::Status Unload(const std::shared_ptr<grpc::Channel>& channel, const std::string& name,
                       const std::string& authorization = "") {
-    inference::RepositoryModelUnloadRequest request;
+    return RepositoryCall<inference::RepositoryModelUnloadRequest,
+                          inference::RepositoryModelUnloadResponse>(
+        &inference::GRPCInferenceService::Stub::RepositoryModelUnload, channel, name,
+        authorization);
+  }
+  // One OIP repository RPC (load or unload) of model `name`.
+  template <typename Request, typename Response, typename Rpc>
+  static absl::Status RepositoryCall(Rpc rpc, const std::shared_ptr<grpc::Channel>& channel,
+                                     const std::string& name, const std::string& authorization) {
+    Request request;
     request.set_model_name(name);
-    inference::RepositoryModelUnloadResponse response;
-    return ToAbsl(inference::GRPCInferenceService::NewStub(channel)->RepositoryModelUnload(
-        CallContext(authorization).get(), request, &response));
+    Response response;
+    auto stub = inference::GRPCInferenceService::NewStub(channel);
+    return ToAbsl(((*stub).*rpc)(CallContext(authorization).get(), request, &response));
   }
 
   static inline TempDir* dir_ = nullptr;

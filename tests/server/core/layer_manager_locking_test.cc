@@ -2,7 +2,9 @@
 // stops holding the manager's write lock, so reads and other layers' changes never wait for it.
 #include <chrono>
 #include <future>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -32,6 +34,19 @@ struct Answer {
   absl::StatusOr<InferenceResult> result = absl::UnknownError("not answered");
 };
 
+// Sends `name` a request whose batch the gate holds at its start (is_cancelled blocks), so
+// that the layer's batcher cannot drain until the gate opens.
+std::shared_ptr<Answer> InferHeld(LayerManager& manager, const std::string& name, Gate& gate) {
+  InferenceRequest held = Request(3);
+  held.is_cancelled = gate.Blocker();
+  auto answer = std::make_shared<Answer>();
+  manager.Infer(name, held, [answer](absl::StatusOr<InferenceResult> result) {
+    answer->result = std::move(result);
+    answer->done.Notify();
+  });
+  return answer;
+}
+
 // Waits (bounded) until `name` is no longer served: the remover has taken it out of the
 // registry and is now waiting for its batcher.
 bool WaitUntilGone(LayerManager& manager, const std::string& name) {
@@ -58,13 +73,7 @@ void CheckReadsDuringSlowRemoval(const std::string& remove) {
 
   // A request on "slow" whose batch is held at its start by the gate: its batcher cannot drain.
   Gate gate;
-  InferenceRequest held = Request(3);
-  held.is_cancelled = gate.Blocker();
-  auto answer = std::make_shared<Answer>();
-  manager->Infer("slow", held, [answer](absl::StatusOr<InferenceResult> result) {
-    answer->result = std::move(result);
-    answer->done.Notify();
-  });
+  const std::shared_ptr<Answer> answer = InferHeld(*manager, "slow", gate);
   ASSERT_TRUE(gate.WaitEntered(1));
 
   std::future<absl::Status> removal = std::async(std::launch::async, [&] {
@@ -125,13 +134,7 @@ TEST(LayerManagerLockingTest, RecreateDuringDrainIsReportedAfterTheRemoval) {
   auto manager = MakeManager(dir.path(), &observer);
   ASSERT_OK(manager->CreateLayer(SeededSpec("gen", 1)));
   Gate gate;
-  InferenceRequest held = Request(3);
-  held.is_cancelled = gate.Blocker();
-  auto answer = std::make_shared<Answer>();
-  manager->Infer("gen", held, [answer](absl::StatusOr<InferenceResult> result) {
-    answer->result = std::move(result);
-    answer->done.Notify();
-  });
+  const std::shared_ptr<Answer> answer = InferHeld(*manager, "gen", gate);
   ASSERT_TRUE(gate.WaitEntered(1));
   std::future<absl::Status> removal =
       std::async(std::launch::async, [&] { return manager->DeleteLayer("gen"); });
