@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -54,26 +55,47 @@ struct ComputePool::Impl {
   mutable tbb::task_arena arena;
 };
 
-namespace {
+namespace internal {
 
-// CPUs allowed by a cgroup quota, or 0 when there is none (or it cannot be read).
-int CgroupCpuLimit() {
-  // cgroup v2: "max 100000" or "<quota> <period>".
-  std::ifstream v2("/sys/fs/cgroup/cpu.max");
+int CgroupCpuLimit(const std::string& cpu_max, const std::string& cfs_quota_us,
+                   const std::string& cfs_period_us) {
+  // A limit above any real CPU count is no limit (and keeps the int conversion defined).
+  const auto cpus = [](double quota, double period) {
+    if (!(quota > 0) || !(period > 0) || quota / period > 1 << 20) return 0;
+    return static_cast<int>(std::ceil(quota / period));
+  };
+  std::istringstream v2(cpu_max);
   std::string quota;
   double period = 0;
   if (v2 >> quota >> period) {
-    if (quota == "max" || period <= 0) return 0;
-    return static_cast<int>(std::ceil(std::stod(quota) / period));
+    if (quota == "max") return 0;
+    std::istringstream number(quota);
+    double q = 0;
+    if (!(number >> q) || !number.eof()) return 0;
+    return cpus(q, period);
   }
-  // cgroup v1: quota -1 means unlimited.
-  std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  std::ifstream p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  std::istringstream q1(cfs_quota_us), p1(cfs_period_us);
   double q = 0;
-  if (q1 >> q && p1 >> period && q > 0 && period > 0) {
-    return static_cast<int>(std::ceil(q / period));
-  }
+  if (q1 >> q && p1 >> period) return cpus(q, period);
   return 0;
+}
+
+}  // namespace internal
+
+namespace {
+
+std::string ReadSmallFile(const char* path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// CPUs allowed by this process's cgroup quota, or 0 when there is none (or it cannot be read).
+int CgroupCpuLimit() {
+  return internal::CgroupCpuLimit(ReadSmallFile("/sys/fs/cgroup/cpu.max"),
+                                  ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                                  ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
 }
 
 }  // namespace

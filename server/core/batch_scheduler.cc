@@ -12,8 +12,6 @@
 
 namespace tconv::server::internal {
 
-// std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
-// annotations, so TSan cannot see absl::Mutex synchronise and would report false races.
 struct BatchScheduler::State {
   explicit State(std::unique_ptr<ComputePool> compute_pool) : pool(std::move(compute_pool)) {}
 

@@ -110,7 +110,7 @@ void Server::StartDraining() {
 }
 
 void Server::Shutdown(absl::Time deadline) {
-  absl::MutexLock lock(&shutdown_mu_);
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   StartDraining();

@@ -11,12 +11,13 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "server/grpc/inference_service.h"
 #include "server/grpc/oip_codec.h"
@@ -58,7 +59,7 @@ class InferenceService::StreamReactor final
     if (refused.ok() && !service_.AddStream(self_)) refused = StreamDrainingError();
     if (!refused.ok()) {
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         finished_ = true;
       }
       Finish(ToGrpcStatus(refused));
@@ -127,7 +128,7 @@ class InferenceService::StreamReactor final
 
   template <typename Change>
   Next Locked(Change change) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     change();
     return NextLocked();
   }
@@ -219,7 +220,7 @@ class InferenceService::StreamReactor final
   CallContext* const context_;
   std::shared_ptr<StreamReactor> self_;  // from Start until OnDone
   ModelInferRequest request_;            // the read in progress
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::deque<ModelStreamInferResponse> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
   int64_t pending_ ABSL_GUARDED_BY(mu_) = 0;  // read, answer not yet written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -238,21 +239,21 @@ InferenceService::ModelStreamInfer(CallContext* context) {
 }
 
 bool InferenceService::AddStream(const std::shared_ptr<StreamReactor>& stream) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (draining_streams_) return false;
   streams_[stream.get()] = stream;
   return true;
 }
 
 void InferenceService::RemoveStream(const StreamReactor* stream) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   streams_.erase(stream);
 }
 
 void InferenceService::DrainStreams() {
   std::vector<std::shared_ptr<StreamReactor>> open;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     draining_streams_ = true;
     for (const auto& [key, weak] : streams_) {
       if (auto stream = weak.lock()) open.push_back(std::move(stream));

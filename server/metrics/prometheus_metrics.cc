@@ -149,8 +149,6 @@ struct PrometheusMetrics::State {
   std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
   std::unique_ptr<prometheus::Exposer> exposer;
 
-  // std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
-  // annotations, so TSan could not see absl::Mutex synchronise.
   std::mutex mu;
   absl::flat_hash_map<std::string, std::unique_ptr<LayerSeries>> by_layer;  // guarded by mu
   std::unique_ptr<LayerSeries> unserved;

@@ -10,8 +10,8 @@
 #include "gmock/gmock.h"
 #include "golden_cases.h"
 #include "gtest/gtest.h"
-#include "test_server.h"
 #include "testing/status_matchers.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
@@ -19,6 +19,7 @@ namespace {
 using client::Client;
 using client::LayerInfo;
 using client::LayerSpec;
+using ::tconv::server::testing::TestServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;

@@ -14,8 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
-#include "test_server.h"
 #include "testing/status_matchers.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
@@ -24,6 +24,7 @@ using client::CallOptions;
 using client::Client;
 using client::LayerSpec;
 using client::ServingStatus;
+using ::tconv::server::testing::TestServer;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

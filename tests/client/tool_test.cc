@@ -1,9 +1,5 @@
 // The `tconv` tool's remote subcommands end to end: the real binary, run as a subprocess,
 // against a real in-process server on 127.0.0.1:0.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,31 +14,18 @@
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
 #include "tconv/npy/npy.h"
-#include "test_server.h"
 #include "testing/status_matchers.h"
-
-extern char** environ;
+#include "testing/subprocess.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {
 
+using ::tconv::server::testing::TestServer;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-
-struct ToolRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class ToolTest : public ::testing::Test {
  protected:
@@ -56,30 +39,10 @@ class ToolTest : public ::testing::Test {
     client_ = *std::move(client);
   }
 
-  // Runs `tconv args...` (posix_spawn: no fork of this multi-threaded process).
+  // Runs `tconv args...` to completion (bounded; testing/subprocess.h).
   ToolRun Tool(std::vector<std::string> args) {
     args.insert(args.begin(), TCONV_TOOL_PATH);
-    const std::string out_path = Path("tool.out"), err_path = Path("tool.err");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    ToolRun run;
-    pid_t pid = 0;
-    if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-      int status = 0;
-      waitpid(pid, &status, 0);
-      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    posix_spawn_file_actions_destroy(&actions);
-    run.out = ReadAll(out_path);
-    run.err = ReadAll(err_path);
-    return run;
+    return RunTool(std::move(args), server_->dir());
   }
 
   std::string Path(const std::string& file) const { return server_->dir() + "/" + file; }
@@ -96,7 +59,7 @@ class ToolTest : public ::testing::Test {
 TEST_F(ToolTest, ConformanceThroughTheServerPassesEveryCaseAndCleansUp) {
   const ToolRun run = Tool({"conformance", Server(), "--timeout=60s", kGoldenCasesFile,
                             kErrorCasesFile, kKerasCasesFile});
-  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
   EXPECT_THAT(run.out, EndsWith("217 passed, 0 failed\n")) << run.out;
   // Every temporary layer was deleted again.
   EXPECT_THAT(client_->ListLayers(), IsOkAndHolds(IsEmpty()));
@@ -111,24 +74,24 @@ TEST_F(ToolTest, CreateGetListInferDeleteWithNpyFiles) {
 
   ToolRun run = Tool({"create", Server(), "--name=gen1", "--config=" + Path("config.json"),
                       "--weights=" + Path("kernel.npy"), "--bias=" + Path("bias.npy")});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("gen1"));
   absl::StatusOr<client::LayerInfo> layer = client_->GetLayer("gen1");
   ASSERT_OK(layer);
   EXPECT_EQ(layer->weight_checksum, WeightChecksum(c.kernel, c.bias));
 
   run = Tool({"get", Server(), "--name", "gen1"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr(absl::StrFormat("%016x", layer->weight_checksum)));
   EXPECT_THAT(run.out, HasSubstr("semantics:       Keras 2\n"));
   run = Tool({"list", Server()});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("gen1"));
   EXPECT_THAT(run.out, HasSubstr("1 layer\n"));
 
   run = Tool({"infer", Server(), "--name=gen1", "--input=" + Path("in.npy"),
               "--output=" + Path("out.npy")});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   absl::StatusOr<server::NpyArray> out = server::ReadNpyFile(Path("out.npy"), "out.npy");
   ASSERT_OK(out);
   ASSERT_EQ(out->shape, c.output_shape);
@@ -137,9 +100,9 @@ TEST_F(ToolTest, CreateGetListInferDeleteWithNpyFiles) {
   }
 
   run = Tool({"delete", Server(), "--name=gen1"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   run = Tool({"get", Server(), "--name=gen1"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
 }
 
@@ -150,15 +113,15 @@ TEST_F(ToolTest, GetSaysWhichKerasSemanticsALayerHas) {
       "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                 "registered_name": null}})");
   WriteFile("keras2.json", R"({"filters": 2, "kernel_size": 3, "dilation_rate": [1, 2]})");
-  ToolRun run = Tool({"create", Server(), "--name=k3", "--config=" + Path("keras3.json"),
-                      "--input_channels=2"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ToolRun run = Tool(
+      {"create", Server(), "--name=k3", "--config=" + Path("keras3.json"), "--input_channels=2"});
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   run = Tool({"get", Server(), "--name=k3"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("semantics:       Keras 3"));
-  run = Tool({"create", Server(), "--name=k2", "--config=" + Path("keras2.json"),
-              "--input_channels=2"});
-  EXPECT_EQ(run.exit_code, 1);
+  run = Tool(
+      {"create", Server(), "--name=k2", "--config=" + Path("keras2.json"), "--input_channels=2"});
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("must be equal on both axes in a Keras 2 config"));
 }
 
@@ -168,14 +131,14 @@ TEST_F(ToolTest, CreateFromInitializersAndReplace) {
       "create",  Server(), "--name=seeded", "--config=" + Path("config.json"), "--input_channels=4",
       "--seed=7"};
   ToolRun run = Tool(create);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   run = Tool(create);
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("ALREADY_EXISTS"));
   std::vector<std::string> replace = create;
   replace.push_back("--replace");
   run = Tool(replace);
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   absl::StatusOr<client::LayerInfo> layer = client_->GetLayer("seeded");
   ASSERT_OK(layer);
   EXPECT_EQ(layer->in_channels, 4);
@@ -185,16 +148,16 @@ TEST_F(ToolTest, RefusalsKeepTheServersCodeAndExitStatus) {
   WriteFile("bad.json", R"({"filters": 0, "kernel_size": 3})");
   ToolRun run = Tool(
       {"create", Server(), "--name=bad", "--config=" + Path("bad.json"), "--input_channels=4"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(run.err, HasSubstr("filters"));
   // Command-line mistakes are usage errors (exit status 2) and reach no server.
-  EXPECT_EQ(Tool({"create", Server(), "--config=" + Path("bad.json")}).exit_code, 2);
-  EXPECT_EQ(Tool({"get", Server(), "--name=x", "--timeout=soon"}).exit_code, 2);
-  EXPECT_EQ(Tool({"list", Server(), "--bogus"}).exit_code, 2);
+  EXPECT_EQ(Tool({"create", Server(), "--config=" + Path("bad.json")}).exit_status, 2);
+  EXPECT_EQ(Tool({"get", Server(), "--name=x", "--timeout=soon"}).exit_status, 2);
+  EXPECT_EQ(Tool({"list", Server(), "--bogus"}).exit_status, 2);
   run = Tool({"create", Server(), "--name=x", "--config=" + Path("bad.json"),
               "--weights=" + Path("missing.npy"), "--input_channels=3"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(client_->ListLayers(), IsOkAndHolds(IsEmpty()));
 }
 
@@ -220,7 +183,7 @@ TEST_F(ToolTest, EverySubcommandsHelpNamesItsFlagsAndExitsZero) {
   for (const auto& [command, own] : flags) {
     for (const char* help : {"--help", "-h"}) {
       const ToolRun run = Tool({command, help});
-      EXPECT_EQ(run.exit_code, 0) << command << " " << help << ": " << run.err;
+      EXPECT_EQ(run.exit_status, 0) << command << " " << help << ": " << run.err;
       EXPECT_THAT(run.out, ::testing::StartsWith("usage: tconv " + command + " ")) << command;
       EXPECT_THAT(run.out, HasSubstr("tconv " + command + " --")) << command << ": no example";
       for (const std::string& flag : own) {
@@ -233,10 +196,10 @@ TEST_F(ToolTest, EverySubcommandsHelpNamesItsFlagsAndExitsZero) {
     }
   }
   // Help wins over other flags, even a bad one; after "--" it is an argument.
-  EXPECT_EQ(Tool({"get", "--bogus", "--help"}).exit_code, 0);
-  EXPECT_EQ(Tool({"get", "--name=x", "--", "--help"}).exit_code, 2);
+  EXPECT_EQ(Tool({"get", "--bogus", "--help"}).exit_status, 0);
+  EXPECT_EQ(Tool({"get", "--name=x", "--", "--help"}).exit_status, 2);
   const ToolRun top = Tool({"help"});
-  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_EQ(top.exit_status, 0);
   for (const char* command : {"index ", "load ", "unload "}) {
     EXPECT_THAT(top.out, HasSubstr(std::string("\n  ") + command));
   }
@@ -248,31 +211,31 @@ TEST_F(ToolTest, BrokenFolderIsListedWithItsReasonAndLoadUnloadWork) {
   WriteFile("config.json", R"({"filters": 2, "kernel_size": 3})");
   ToolRun run = Tool({"create", Server(), "--name=good", "--config=" + Path("config.json"),
                       "--input_channels=3", "--seed=1"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   const std::string repository = server_->dir() + "/repository";
   std::filesystem::copy(repository + "/good", repository + "/broken");
   std::ofstream(repository + "/broken/kernel.npy", std::ios::trunc) << "\x93NUMPY";
 
   run = Tool({"load", Server(), "--name=broken"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("tconv load: INVALID_ARGUMENT: "));
   EXPECT_THAT(run.err, HasSubstr("kernel.npy"));
 
   run = Tool({"list", Server()});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("good "));
   EXPECT_THAT(run.out, ::testing::ContainsRegex("\nbroken +UNAVAILABLE +kernel.npy"));
   EXPECT_THAT(run.out, HasSubstr("1 layer, 1 not served"));
   run = Tool({"index", Server()});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, ::testing::ContainsRegex("(^|\n)broken +UNAVAILABLE +kernel.npy"));
   EXPECT_THAT(run.out, ::testing::ContainsRegex("\ngood +READY +-\n"));
   EXPECT_THAT(run.out, HasSubstr("2 folders, 1 ready\n"));
   run = Tool({"index", Server(), "--ready"});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(run.out, Not(HasSubstr("broken")));
   run = Tool({"get", Server(), "--name=broken"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
   EXPECT_THAT(run.err, HasSubstr("not served: kernel.npy"));
   EXPECT_THAT(run.err, HasSubstr("tconv load"));
@@ -281,22 +244,22 @@ TEST_F(ToolTest, BrokenFolderIsListedWithItsReasonAndLoadUnloadWork) {
   std::filesystem::copy_file(repository + "/good/kernel.npy", repository + "/broken/kernel.npy",
                              std::filesystem::copy_options::overwrite_existing);
   run = Tool({"load", Server(), "--name=broken"});
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   EXPECT_EQ(run.out, "loaded broken\n");
   const std::vector<float> input(4 * 4 * 3, 0.5f);
   EXPECT_OK(client_->Infer("broken", input, {1, 4, 4, 3}).status());
 
   run = Tool({"unload", Server(), "--name=good"});
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   EXPECT_THAT(client_->Infer("good", input, {1, 4, 4, 3}), StatusIs(absl::StatusCode::kNotFound));
   run = Tool({"list", Server()});
   EXPECT_THAT(run.out, ::testing::ContainsRegex("\ngood +UNAVAILABLE +unloaded\n"));
   run = Tool({"load", Server(), "--name=good"});
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   EXPECT_OK(client_->Infer("good", input, {1, 4, 4, 3}).status());
-  EXPECT_EQ(Tool({"load", Server()}).exit_code, 2);  // --name is required
+  EXPECT_EQ(Tool({"load", Server()}).exit_status, 2);  // --name is required
   run = Tool({"unload", Server(), "--name=nothing"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
 }
 
@@ -311,54 +274,54 @@ TEST_F(ToolTest, MessagesNameTheFlagsAndSayWhenAFileIsLocal) {
   WriteFile("bias.npy", server::SerializeNpy({static_cast<int64_t>(long_bias.size())}, long_bias));
   ToolRun run = Tool({"create", Server(), "--name=b", "--config=" + Path("config.json"),
                       "--weights=" + Path("kernel.npy"), "--bias=" + Path("bias.npy")});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_THAT(run.err, HasSubstr("the bias is --bias")) << run.err;
 
   WriteFile("seeded.json", R"({"filters": 2, "kernel_size": 3})");
   const std::vector<std::string> create = {"create", Server(), "--name=s",
                                            "--config=" + Path("seeded.json"), "--input_channels=2"};
-  ASSERT_EQ(Tool(create).exit_code, 0);
+  ASSERT_EQ(Tool(create).exit_status, 0);
   std::vector<std::string> again = create;
   again.push_back("--replace=false");  // false means false
   run = Tool(again);
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("ALREADY_EXISTS"));
   EXPECT_THAT(run.err, HasSubstr("pass --replace to replace it"));
   again.back() = "--replace=true";
-  EXPECT_EQ(Tool(again).exit_code, 0);
+  EXPECT_EQ(Tool(again).exit_status, 0);
   again.back() = "--replace=maybe";
   run = Tool(again);
-  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.exit_status, 2);
   EXPECT_THAT(run.err, HasSubstr("--replace must be true or false"));
 
   run = Tool({"create", Server(), "--name=m", "--config=" + Path("config.json"),
               "--weights=" + Path("missing.npy")});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("local file (--weights): cannot open"));
   EXPECT_THAT(run.err, Not(HasSubstr("NOT_FOUND")));
   run = Tool(
       {"create", Server(), "--name=m", "--config=" + Path("missing.json"), "--input_channels=2"});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("cannot open the local file"));
   run = Tool({"infer", Server(), "--name=s", "--input=" + Path("missing.npy"),
               "--output=" + Path("out.npy")});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_THAT(run.err, HasSubstr("local file (--input)"));
   run = Tool({"get", Server(), "--name=s", "--timeout=0s"});
-  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.exit_status, 2);
   EXPECT_THAT(run.err, HasSubstr("--timeout must be a positive duration"));
 }
 
 TEST_F(ToolTest, HealthExitsZeroOnlyWhenServing) {
   ToolRun run = Tool({"health", Server()});
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   EXPECT_EQ(run.out, "SERVING\n");
   run = Tool({"health", Server(), "--service=inference.GRPCInferenceService"});
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.exit_status, 0) << run.err;
   server_->server().StartDraining();
   run = Tool({"health", Server()});
-  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.exit_status, 1);
   EXPECT_EQ(run.out, "NOT_SERVING\n");
 }
 

@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/grpc/credentials.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tconv::server {

@@ -1,6 +1,5 @@
 // The real tconv-server binary with its --tls_* and --auth_* flags, the `tconv` tool as client.
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <fstream>
 #include <memory>
@@ -11,8 +10,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/subprocess.h"
+#include "testing/test_server.h"
 #include "tests/security/test_certs.h"
-#include "tests/server/grpc/test_server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace tconv::server {
@@ -41,50 +41,46 @@ TEST_F(SecurityBinaryTest, ServerBinaryTakesTlsAndTokenFlags) {
   const std::string token_file = certs_->Path("server_token");
   std::ofstream(token_file) << kToken << "\n";
   TempDir repository;
-  const std::string out = certs_->Path("server.out"), err = certs_->Path("server.err");
-  EXPECT_EQ(security_testing::Spawn(
-                {TCONV_SERVER_PATH, "--auth_inference", "--model_repository=" + repository.path()},
-                out, err),
-            1);
-  EXPECT_THAT(certs_->Read("server.err"), HasSubstr("--auth_inference needs --auth_token_file"));
+  const tconv::testing::ToolRun refused = tconv::testing::RunTool(
+      {TCONV_SERVER_PATH, "--auth_inference", "--model_repository=" + repository.path()},
+      certs_->dir, absl::Seconds(30));
+  EXPECT_EQ(refused.exit_status, 1);
+  EXPECT_THAT(refused.err, HasSubstr("--auth_inference needs --auth_token_file"));
 
-  const int pid = security_testing::SpawnDetached(
+  const std::string err = certs_->Path("server.err");
+  tconv::testing::Subprocess server(
       {TCONV_SERVER_PATH, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
        "--model_repository=" + repository.path(), "--threads=1",
        "--tls_cert_file=" + certs_->Path("server.pem"),
        "--tls_key_file=" + certs_->Path("server.key"), "--auth_token_file=" + token_file,
        "--auth_inference"},
-      out, err);
-  ASSERT_GT(pid, 0);
+      err);
+  ASSERT_TRUE(server.started());
   std::string address;
-  for (int i = 0; i < 200 && address.empty(); ++i) {  // at most 20 s
-    const std::string text = certs_->Read("server.out");
-    const size_t at = text.find("grpc=");
-    if (at != std::string::npos && text.find(' ', at) != std::string::npos) {
-      address = text.substr(at + 5, text.find(' ', at) - at - 5);
-    } else {
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+  const std::string line = server.ReadLine(absl::Seconds(20));
+  if (const size_t at = line.find("grpc="); at != std::string::npos) {
+    address = line.substr(at + 5, line.find(' ', at) - at - 5);
   }
   auto tool = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {TCONV_TOOL_PATH, "list",      "--server",
                                      address,         "--timeout", "10s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return security_testing::Spawn(argv, certs_->Path("tool.out"), certs_->Path("tool.err"));
+    return tconv::testing::RunTool(argv, certs_->dir);
   };
   EXPECT_FALSE(address.empty()) << certs_->Read("server.err");
   if (!address.empty()) {
-    EXPECT_EQ(tool({"--tls_ca_file", certs_->Path("ca.pem"), "--token_file", token_file}), 0)
-        << certs_->Read("tool.err");
-    EXPECT_EQ(tool({"--tls_ca_file", certs_->Path("ca.pem")}), 1);
-    EXPECT_THAT(certs_->Read("tool.err"), HasSubstr("UNAUTHENTICATED"));
-    EXPECT_EQ(tool({}), 1);  // plaintext against the TLS port
-    EXPECT_THAT(certs_->Read("tool.err"), HasSubstr("UNAVAILABLE"));
+    const tconv::testing::ToolRun trusted =
+        tool({"--tls_ca_file", certs_->Path("ca.pem"), "--token_file", token_file});
+    EXPECT_EQ(trusted.exit_status, 0) << trusted.err;
+    const tconv::testing::ToolRun no_token = tool({"--tls_ca_file", certs_->Path("ca.pem")});
+    EXPECT_EQ(no_token.exit_status, 1);
+    EXPECT_THAT(no_token.err, HasSubstr("UNAUTHENTICATED"));
+    const tconv::testing::ToolRun plaintext = tool({});  // plaintext against the TLS port
+    EXPECT_EQ(plaintext.exit_status, 1);
+    EXPECT_THAT(plaintext.err, HasSubstr("UNAVAILABLE"));
   }
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << certs_->Read("server.err");
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(absl::Seconds(30)), 0) << certs_->Read("server.err");
 }
 
 }  // namespace

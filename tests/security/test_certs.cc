@@ -1,16 +1,11 @@
 #include "tests/security/test_certs.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-
-extern char** environ;
+#include "testing/subprocess.h"
 
 namespace tconv::security_testing {
 namespace {
@@ -45,39 +40,14 @@ std::string TestCerts::Read(const std::string& name) const {
   return text.str();
 }
 
-int SpawnDetached(std::vector<std::string> argv, const std::string& out_path,
-                  const std::string& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  std::vector<char*> args;
-  for (std::string& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const bool started = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0;
-  posix_spawn_file_actions_destroy(&actions);
-  return started ? pid : -1;
-}
-
-int Spawn(std::vector<std::string> argv, const std::string& out_path, const std::string& err_path) {
-  const int pid = SpawnDetached(std::move(argv), out_path, err_path);
-  if (pid < 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 absl::StatusOr<TestCerts> MakeTestCerts(const std::string& dir) {
   TestCerts certs{dir};
   const std::string script = absl::StrCat("cd '", dir, "' && ", kScript);
-  const int code = Spawn({"/bin/sh", "-c", script, "sh", TCONV_OPENSSL_PATH},
-                         certs.Path("openssl.out"), certs.Path("openssl.err"));
-  if (code != 0) {
+  const ::tconv::testing::ToolRun openssl =
+      ::tconv::testing::RunTool({"/bin/sh", "-c", script, "sh", TCONV_OPENSSL_PATH}, dir);
+  if (openssl.exit_status != 0) {
     return absl::InternalError(
-        absl::StrCat("openssl exited with ", code, ": ", certs.Read("openssl.err")));
+        absl::StrCat("openssl exited with ", openssl.exit_status, ": ", openssl.err));
   }
   return certs;
 }

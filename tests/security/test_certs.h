@@ -17,14 +17,6 @@ struct TestCerts {
   std::string Read(const std::string& name) const;
 };
 
-// Runs `argv` (posix_spawn: no fork of this multi-threaded process) with stdout/stderr to
-// files in `dir`; returns the exit code (128 + signal when killed).
-int Spawn(std::vector<std::string> argv, const std::string& out_path, const std::string& err_path);
-
-// Starts `argv` like Spawn without waiting; the process id, or -1.
-int SpawnDetached(std::vector<std::string> argv, const std::string& out_path,
-                  const std::string& err_path);
-
 // Generates the certificates in `dir` (which must exist). INTERNAL with openssl's stderr when
 // it fails.
 absl::StatusOr<TestCerts> MakeTestCerts(const std::string& dir);

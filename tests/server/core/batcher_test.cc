@@ -25,11 +25,19 @@ namespace {
 using ::tconv::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// Returns once `deadline` has passed (a deadline test has to let the time go by).
+void WaitPast(absl::Time deadline) {
+  while (absl::Now() <= deadline) absl::SleepFor(deadline - absl::Now() + absl::Microseconds(1));
+}
+
 class BatcherTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     executor_ = BatchExecutor::Create(ExecutorOptions(GetParam())).value();
     layer_ = MakeLayer(kChannelsLastLayer, kInChannels);
+  }
+  void TearDown() override {
+    for (const std::string& layer : observer_.BatchLayers()) EXPECT_EQ(layer, "gen");
   }
 
   std::unique_ptr<Batcher> MakeBatcher(int64_t max_batch_size, absl::Duration timeout,
@@ -56,7 +64,7 @@ class BatcherTest : public ::testing::TestWithParam<int> {
 
   std::shared_ptr<BatchExecutor> executor_;
   std::shared_ptr<const Conv2DTranspose> layer_;
-  TestObserver observer_;
+  RecordingObserver observer_;
 };
 
 TEST_P(BatcherTest, FullBatchOfConcurrentSubmittersIsOneRunWithEachCallersRows) {
@@ -140,7 +148,8 @@ TEST_P(BatcherTest, DeadlinePassedInQueueIsNotComputed) {
   InferenceRequest doomed = RandomRequest({5, 4, 4, 3}, 1);
   doomed.deadline = absl::Now() + absl::Milliseconds(20);
   auto answer = Submit(*batcher, doomed);
-  absl::SleepFor(absl::Milliseconds(40));
+  ASSERT_TRUE(observer_.WaitForDepth(5));  // queued behind the blockers
+  WaitPast(doomed.deadline);
   gate.Open();
   ASSERT_TRUE(answer->Wait());
   EXPECT_THAT(answer->result, StatusIs(absl::StatusCode::kDeadlineExceeded,
@@ -165,7 +174,8 @@ TEST_P(BatcherTest, ExpiredRequestsTakeNoRoomInABatch) {
                                               RandomRequest({2, 4, 4, 3}, 3)};
   auto first = Submit(*batcher, live[0]);
   auto second = Submit(*batcher, live[1]);
-  absl::SleepFor(absl::Milliseconds(40));
+  ASSERT_TRUE(observer_.WaitForDepth(6));  // all three queued behind the blockers
+  WaitPast(doomed.deadline);
   gate.Open();
   // 3 + 1 + 2 examples exceed max_batch_size 4, but the expired 3 are not run.
   ExpectRowsOfAlone(*first, *layer_, live[0], 3);
@@ -253,14 +263,15 @@ TEST_P(BatcherTest, DestructorRunsQueuedAndWaitsForInFlightRequests) {
     requests.push_back(RandomRequest({1, 4, 4, 3}, i));
     answers.push_back(Submit(*batcher, requests.back()));
   }
-  std::atomic<bool> destroyed{false};
   std::thread destroyer([&] {
     batcher.reset();
-    destroyed = true;
+    // Checked as it returns, not after a sleep: any return before the gate opened fails it.
+    for (const auto& blocker : blockers) {
+      EXPECT_TRUE(blocker->done.HasBeenNotified())
+          << "returned while blockers were still in flight";
+    }
   });
   for (const auto& answer : answers) EXPECT_TRUE(answer->Wait());  // run by the destructor
-  absl::SleepFor(absl::Milliseconds(20));
-  EXPECT_FALSE(destroyed) << "returned while blockers were still in flight";
   gate.Open();
   destroyer.join();
   for (const auto& blocker : blockers) EXPECT_TRUE(blocker->done.HasBeenNotified());

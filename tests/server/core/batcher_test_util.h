@@ -1,7 +1,6 @@
-// Helpers of batcher_test.cc: a real layer, seeded requests, a recording MetricsObserver, a
-// gate that holds batch workers busy, and the check "these are exactly the rows the layer
-// gives this request alone". Every wait is bounded (kWait). Synchronisation uses std::mutex:
-// Debian's Abseil lacks ThreadSanitizer annotations, so TSan cannot see absl::Mutex.
+// Helpers of batcher_test.cc: a real layer, seeded requests, a recording MetricsObserver, and
+// the check "these are exactly the rows the layer gives this request alone". The Gate that holds
+// batch workers busy and the Event are testing/event.h's. Every wait is bounded (kWait).
 #ifndef TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 #define TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 
@@ -25,33 +24,15 @@
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
+#include "testing/event.h"
+#include "testing/recording_observer.h"
 
 namespace tconv::server {
 
-inline constexpr std::chrono::seconds kWait{30};
+using ::tconv::testing::Event;
+using ::tconv::testing::Gate;
+using ::tconv::testing::kWait;
 
-// A one-shot event (absl::Notification on std::mutex).
-class Event {
- public:
-  void Notify() {
-    std::lock_guard<std::mutex> lock(mu_);
-    notified_ = true;
-    cv_.notify_all();
-  }
-  bool HasBeenNotified() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return notified_;
-  }
-  bool WaitForNotification() const {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kWait, [this] { return notified_; });
-  }
-
- private:
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  bool notified_ = false;
-};
 inline constexpr int64_t kInChannels = 3;
 inline constexpr std::string_view kChannelsLastLayer =
     R"({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
@@ -143,95 +124,8 @@ inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
   ExpectRows(answer, RunAlone(layer, request), batch_size);
 }
 
-struct BatchRecord {
-  int64_t examples = 0;
-  int64_t requests = 0;
-  friend bool operator==(const BatchRecord& a, const BatchRecord& b) {
-    return a.examples == b.examples && a.requests == b.requests;
-  }
-  friend std::ostream& operator<<(std::ostream& os, const BatchRecord& b) {
-    return os << "{examples " << b.examples << ", requests " << b.requests << "}";
-  }
-};
-
-class TestObserver : public MetricsObserver {
- public:
-  void OnRequest(std::string_view, absl::StatusCode, absl::Duration) override {}
-  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration compute,
-               const absl::Duration* queue_durations, int64_t num_requests) override {
-    EXPECT_EQ(layer, "gen");
-    EXPECT_GE(compute, absl::ZeroDuration());
-    for (int64_t i = 0; i < num_requests; ++i) EXPECT_GE(queue_durations[i], absl::ZeroDuration());
-    std::lock_guard<std::mutex> lock(mu_);
-    batches_.push_back({batch_size, num_requests});
-  }
-  void OnQueueDepth(std::string_view, int64_t depth) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    depths_.push_back(depth);
-    cv_.notify_all();
-  }
-  void OnLayerAdded(std::string_view) override {}
-  void OnLayerRemoved(std::string_view) override {}
-
-  std::vector<BatchRecord> Batches() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return batches_;
-  }
-  std::vector<int64_t> Depths() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return depths_;
-  }
-  int64_t LastDepth() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return depths_.empty() ? 0 : depths_.back();
-  }
-  // Waits until the queue holds `depth` examples.
-  bool WaitForDepth(int64_t depth) const {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kWait, [&] { return !depths_.empty() && depths_.back() == depth; });
-  }
-
- private:
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::vector<BatchRecord> batches_;  // guarded by mu_
-  std::vector<int64_t> depths_;       // guarded by mu_
-};
-
-// Blocker() is an is_cancelled() that holds the worker polling it until Open() (or kWait).
-// Shared state, so blockers may outlive the Gate; destroying the Gate opens it.
-class Gate {
- public:
-  ~Gate() { Open(); }
-  std::function<bool()> Blocker() {
-    return [state = state_] {
-      std::unique_lock<std::mutex> lock(state->mu);
-      ++state->entered;
-      state->cv.notify_all();
-      state->cv.wait_for(lock, kWait, [&] { return state->open; });
-      return false;
-    };
-  }
-  // Waits until `n` blockers are being held.
-  bool WaitEntered(int n) {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    return state_->cv.wait_for(lock, kWait, [&] { return state_->entered >= n; });
-  }
-  void Open() {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->open = true;
-    state_->cv.notify_all();
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    int entered = 0;
-    bool open = false;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
+using ::tconv::testing::BatchRecord;
+using ::tconv::testing::RecordingObserver;
 
 }  // namespace tconv::server
 

@@ -7,36 +7,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/recording_observer.h"
 
 namespace tconv::server {
 namespace {
 
-// Sums what reaches the exporter, per layer, as Prometheus would.
-class Downstream final : public MetricsObserver {
- public:
-  void OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) override {
-    ++requests[{std::string(layer), code}];
-  }
-  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration compute,
-               const absl::Duration*, int64_t) override {
-    examples[std::string(layer)] += batch_size;
-    compute_total[std::string(layer)] += compute;
-  }
-  void OnQueueDepth(std::string_view layer, int64_t depth) override {
-    depth_[std::string(layer)] = depth;
-  }
-  void OnLayerAdded(std::string_view layer) override { ++added[std::string(layer)]; }
-  void OnLayerRemoved(std::string_view layer) override { ++removed[std::string(layer)]; }
-
-  std::map<std::pair<std::string, absl::StatusCode>, int> requests;
-  std::map<std::string, int64_t> examples;
-  std::map<std::string, absl::Duration> compute_total;
-  std::map<std::string, int64_t> depth_;
-  std::map<std::string, int> added, removed;
-};
+using ::tconv::testing::RecordingObserver;
 
 TEST(InferenceStatisticsTest, CountsEachVersionAndForwardsEverything) {
-  Downstream downstream;
+  // Sums what reaches the exporter, per layer, as Prometheus would.
+  RecordingObserver downstream;
   InferenceStatistics statistics(&downstream);
   statistics.OnLayerAdded("a");
   auto v1 = statistics.ForVersion("a", 1);
@@ -80,13 +60,13 @@ TEST(InferenceStatisticsTest, CountsEachVersionAndForwardsEverything) {
   EXPECT_GT(two.last_inference, absl::UnixEpoch());
 
   // Downstream saw every event, so its per-layer sums are the sums over versions.
-  EXPECT_EQ(downstream.examples["a"], one.inference_count + two.inference_count);
-  EXPECT_EQ(downstream.compute_total["a"], absl::Microseconds(100 + 50 + 80));
-  EXPECT_EQ((downstream.requests[{"a", absl::StatusCode::kOk}]), 2);
-  EXPECT_EQ((downstream.requests[{"a", absl::StatusCode::kInvalidArgument}]), 1);
-  EXPECT_EQ((downstream.requests[{"unknown", absl::StatusCode::kNotFound}]), 1);
-  EXPECT_EQ(downstream.depth_["a"], 4);
-  EXPECT_EQ(downstream.added["a"], 1);
+  EXPECT_EQ(downstream.Computed("a"), one.inference_count + two.inference_count);
+  EXPECT_EQ(downstream.ComputeTotal("a"), absl::Microseconds(100 + 50 + 80));
+  EXPECT_EQ(downstream.Count("a", absl::StatusCode::kOk), 2);
+  EXPECT_EQ(downstream.Count("a", absl::StatusCode::kInvalidArgument), 1);
+  EXPECT_EQ(downstream.Count("unknown", absl::StatusCode::kNotFound), 1);
+  EXPECT_EQ(downstream.QueueDepth("a"), 4);
+  EXPECT_EQ(downstream.added("a"), 1);
   EXPECT_TRUE(statistics.Get("unknown").empty());
 
   // Every layer for ""; removal drops the layer's statistics (and is forwarded).
@@ -96,7 +76,7 @@ TEST(InferenceStatisticsTest, CountsEachVersionAndForwardsEverything) {
   EXPECT_EQ(statistics.Get("")[2].layer, "b");
   statistics.OnLayerRemoved("a");
   EXPECT_TRUE(statistics.Get("a").empty());
-  EXPECT_EQ(downstream.removed["a"], 1);
+  EXPECT_EQ(downstream.removed("a"), 1);
   EXPECT_EQ(statistics.Get("").size(), 1u);
 }
 

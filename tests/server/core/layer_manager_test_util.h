@@ -1,9 +1,7 @@
-// Helpers of the LayerManager tests: a temp repository directory, a recording observer, specs,
+// Helpers of the LayerManager tests (TempDir and RecordingObserver are testing/'s): specs,
 // a synchronous Infer, and an independent FNV-1a and expected output. Every wait is bounded.
 #ifndef TCONV_TESTS_SERVER_CORE_LAYER_MANAGER_TEST_UTIL_H_
 #define TCONV_TESTS_SERVER_CORE_LAYER_MANAGER_TEST_UTIL_H_
-
-#include <stdlib.h>
 
 #include <cstring>
 #include <filesystem>
@@ -18,6 +16,8 @@
 #include "gtest/gtest.h"
 #include "server/core/layer_manager.h"
 #include "tconv/kernel/compute_pool.h"
+#include "testing/recording_observer.h"
+#include "testing/temp_dir.h"
 
 namespace tconv::server::testing {
 
@@ -25,46 +25,8 @@ inline constexpr char kConfig[] =
     R"({"name": "up", "filters": 4, "kernel_size": [3, 3], "strides": [2, 2],
         "padding": "same", "activation": "relu"})";
 
-class TempDir {
- public:
-  TempDir() {
-    char path[] = "/tmp/tconv_manager_test_XXXXXX";
-    path_ = ::mkdtemp(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-class RecordingObserver : public MetricsObserver {
- public:
-  void OnRequest(std::string_view, absl::StatusCode, absl::Duration) override {}
-  void OnBatch(std::string_view, int64_t, absl::Duration, const absl::Duration*, int64_t) override {
-  }
-  void OnQueueDepth(std::string_view, int64_t) override {}
-  void OnLayerAdded(std::string_view layer) override {
-    std::lock_guard lock(mu_);
-    ++added_[std::string(layer)];
-  }
-  void OnLayerRemoved(std::string_view layer) override {
-    std::lock_guard lock(mu_);
-    ++removed_[std::string(layer)];
-  }
-  int added(const std::string& layer) {
-    std::lock_guard lock(mu_);
-    return added_[layer];
-  }
-  int removed(const std::string& layer) {
-    std::lock_guard lock(mu_);
-    return removed_[layer];
-  }
-
- private:
-  std::mutex mu_;  // std:: primitives: ThreadSanitizer sees them (see layer_registry.h)
-  std::map<std::string, int> added_, removed_;
-};
+using ::tconv::testing::RecordingObserver;
+using ::tconv::testing::TempDir;
 
 // Independent FNV-1a 64 (checked against the published test vector in the tests).
 inline uint64_t Fnv1a(const std::string& bytes) {

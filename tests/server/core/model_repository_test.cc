@@ -1,7 +1,5 @@
 #include "server/core/model_repository.h"
 
-#include <stdlib.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
 
 namespace tconv::server {
 namespace {
@@ -25,18 +24,7 @@ using ::testing::HasSubstr;
 
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
-class TempDir {
- public:
-  TempDir() {
-    char path[] = "/tmp/tconv_repo_test_XXXXXX";
-    path_ = ::mkdtemp(path);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::tconv::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& bytes) {
   fs::create_directories(fs::path(path).parent_path());

@@ -1,8 +1,5 @@
 #include "tconv/npy/npy.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -11,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
 
 namespace tconv::server {
 namespace {
@@ -157,9 +155,8 @@ INSTANTIATE_TEST_SUITE_P(Files, NpyMalformedTest, ::testing::ValuesIn(MalformedF
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(NpyTest, ReadsFilesAndReportsMissingOnes) {
-  char dir_template[] = "/tmp/tconv_npy_test_XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template;
+  const ::tconv::testing::TempDir temp;
+  const std::string& dir = temp.path();
   const std::string path = dir + "/bias.npy";
   {
     std::ofstream out(path, std::ios::binary);
@@ -170,8 +167,6 @@ TEST(NpyTest, ReadsFilesAndReportsMissingOnes) {
   EXPECT_THAT(ReadNpyFile(dir + "/missing.npy", "missing.npy"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.npy")));
   EXPECT_THAT(ReadNpyFile(dir, "dir.npy"), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ::unlink(path.c_str());
-  ::rmdir(dir.c_str());
 }
 
 }  // namespace

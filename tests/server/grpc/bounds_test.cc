@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/core/layer_name.h"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

@@ -3,15 +3,17 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {
@@ -25,16 +27,16 @@ const absl::Duration kMaxDuration = absl::Seconds(30);  // ... and in time
 class Tally {
  public:
   void Add(const std::string& what) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     ++counts_[what];
   }
   std::map<std::string, int> counts() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return counts_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, int> counts_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -9,18 +9,19 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
 #include "testing/status_matchers.h"
 #include "testing/subprocess.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {
@@ -29,7 +30,7 @@ constexpr absl::Duration kDrainTimeout = absl::Seconds(10);
 
 // What the callers saw, by status code.
 struct Tally {
-  absl::Mutex mu;
+  std::mutex mu;
   std::map<absl::StatusCode, int64_t> codes ABSL_GUARDED_BY(mu);
   std::map<absl::StatusCode, std::string> first_message ABSL_GUARDED_BY(mu);
   int64_t wrong_answers ABSL_GUARDED_BY(mu) = 0;  // OK but not the expected shape
@@ -44,7 +45,7 @@ void Caller(client::Client& client, const std::atomic<bool>& stop, std::atomic<i
   while (!stop.load()) {
     sent.fetch_add(1);
     absl::StatusOr<client::Tensor> answer = client.Infer("small", input, {1, 4, 4, 3}, call);
-    absl::MutexLock lock(&tally.mu);
+    std::lock_guard<std::mutex> lock(tally.mu);
     const absl::StatusCode code = answer.status().code();
     if (tally.codes[code]++ == 0) tally.first_message[code] = answer.status().ToString();
     if (answer.ok() && answer->values.size() != 6u * 6u * 2u) ++tally.wrong_answers;
@@ -96,7 +97,7 @@ TEST_P(DrainTest, SigtermUnderLoadAnswersOnlyOkOrUnavailableAndExitsZero) {
 
   EXPECT_EQ(exit_status, 0) << tconv::testing::ReadFile(dir.path() + "/server_stderr.txt");
   EXPECT_LT(drained, kDrainTimeout);
-  absl::MutexLock lock(&tally.mu);
+  std::lock_guard<std::mutex> lock(tally.mu);
   int64_t answered = 0;
   std::string summary;
   for (const auto& [code, count] : tally.codes) {

@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "tconv/npy/npy.h"
 #include "testing/status_matchers.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
 #include "testing/subprocess.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

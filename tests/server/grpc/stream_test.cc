@@ -13,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
+#include "testing/test_server.h"
 #include "tests/client/golden_cases.h"
-#include "tests/server/grpc/test_server.h"
 
 namespace tconv::server::testing {
 namespace {

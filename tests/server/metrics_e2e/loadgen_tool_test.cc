@@ -19,7 +19,7 @@
 #include "testing/http_get.h"
 #include "testing/status_matchers.h"
 #include "testing/subprocess.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::testing {
 namespace {

@@ -17,7 +17,7 @@
 #include "tconv/kernel/status_macros.h"
 #include "testing/exposition.h"
 #include "testing/http_get.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 

@@ -98,7 +98,7 @@ class InferenceStatistics final : public MetricsObserver {
 
   MetricsObserver* const downstream_;
   // One lock for every counter: events are a few additions each, and a snapshot is then
-  // consistent across versions. A std::mutex for ThreadSanitizer (see layer_registry.h).
+  // consistent across versions.
   mutable std::mutex mu_;
   std::map<std::string, Layer, std::less<>> layers_ ABSL_GUARDED_BY(mu_);
 };

@@ -47,8 +47,6 @@ class LayerRegistry {
   std::shared_ptr<const ServedLayer> Remove(const std::string& name);
 
  private:
-  // std::shared_mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,
-  // which then cannot see absl::Mutex synchronize; pthread-based locks it does see.
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<const ServedLayer>, std::less<>> entries_;  // mu_
 };

@@ -86,8 +86,6 @@ class Drain {
   void HoldUntilQuiet(absl::Time deadline);
 
   const Timing timing_;
-  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for ThreadSanitizer,
-  // which then cannot see absl::Mutex synchronize (see server/core/layer_registry.h).
   mutable std::mutex mu_;
   std::condition_variable idle_;  // in_flight_ fell to 0
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kServing;

@@ -8,9 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
@@ -111,7 +112,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
 
   const Options options_;
   std::atomic<bool> ready_{false};
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::map<const StreamReactor*, std::weak_ptr<StreamReactor>> streams_ ABSL_GUARDED_BY(mu_);
   bool draining_streams_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -31,7 +31,6 @@ class SerialExecutor {
  private:
   void Loop();
 
-  // std::mutex, not absl::Mutex: Debian's Abseil has no ThreadSanitizer annotations.
   std::mutex mu_;
   std::condition_variable work_or_stop_;
   std::deque<absl::AnyInvocable<void() &&>> queue_;  // guarded by mu_

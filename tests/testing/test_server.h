@@ -1,7 +1,8 @@
-// An in-process tconv server on 127.0.0.1:0 with its own temporary model repository, and raw
-// generated stubs to call it (the tests do not depend on the client library).
-#ifndef TCONV_TESTS_SERVER_GRPC_TEST_SERVER_H_
-#define TCONV_TESTS_SERVER_GRPC_TEST_SERVER_H_
+// An in-process tconv server on 127.0.0.1:0 over a model repository (its own temporary one
+// unless given), recording what it reports, with raw generated stubs to call it (so the server
+// tests do not depend on the client library; the client tests call address()).
+#ifndef TCONV_TESTS_TESTING_TEST_SERVER_H_
+#define TCONV_TESTS_TESTING_TEST_SERVER_H_
 
 #include <cstdint>
 #include <map>
@@ -12,7 +13,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "inference/grpc_service.grpc.pb.h"
@@ -21,61 +21,45 @@
 #include "server/core/metrics_observer.h"
 #include "server/grpc/server.h"
 #include "tconv/v1/layer_service.grpc.pb.h"
+#include "testing/recording_observer.h"
+#include "testing/temp_dir.h"
 
 namespace tconv::server::testing {
 
-// Counts inference RPCs by (layer, code), as the server reports them.
-class RecordingObserver final : public MetricsObserver {
- public:
-  void OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) override;
-  void OnBatch(std::string_view layer, int64_t batch_size, absl::Duration, const absl::Duration*,
-               int64_t) override;
-  void OnQueueDepth(std::string_view layer, int64_t depth) override;
-  void OnLayerAdded(std::string_view) override {}
-  void OnLayerRemoved(std::string_view) override {}
-  int64_t Count(const std::string& layer, absl::StatusCode code) const;
-  // Examples the kernel ran for `layer`.
-  int64_t Computed(const std::string& layer) const;
-  // The largest kernel run of `layer`, in examples (0 before any).
-  int64_t LargestBatch(const std::string& layer) const;
-  // Examples waiting in `layer`'s queue, as last reported.
-  int64_t QueueDepth(const std::string& layer) const;
+using ::tconv::testing::RecordingObserver;
+using ::tconv::testing::TempDir;
 
- private:
-  mutable absl::Mutex mu_;
-  std::map<std::pair<std::string, absl::StatusCode>, int64_t> counts_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> computed_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> largest_batch_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> queue_depth_ ABSL_GUARDED_BY(mu_);
-};
-
-// A fresh, empty directory under the test's temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
+// The one in-process server of the tests (gRPC, client and tool tests alike).
 class TestServer {
  public:
   struct Options {
-    std::string repository_dir;  // required
+    std::string repository_dir;  // "": <dir()>/repository, removed with the server
+    std::string grpc_address = "127.0.0.1:0";
     BatchingOptions batching;
     int threads = 2;
     int64_t max_message_bytes = int64_t{256} << 20;
     bool mark_ready = true;  // false: started but not ready (health NOT_SERVING)
+    // Server::Options' security fields (the security tests): null credentials = plaintext.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    std::shared_ptr<const Authorizer> authorizer;
+    ControlPeerPolicy control_peers;
   };
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(Options options);
+  static absl::StatusOr<std::unique_ptr<TestServer>> Start() { return Start(Options()); }
   ~TestServer();
 
   Server& server() { return *server_; }
   LayerManager& manager() { return *manager_; }
+  // The repository the manager serves from.
+  const std::string& repository() const { return repository_; }
+  // The names ListLayers gives, in its order.
+  std::vector<std::string> LayerNames() const;
   RecordingObserver& observer() { return observer_; }
+  // "127.0.0.1:<port>".
   const std::string& address() const { return server_->address(); }
+  int port() const { return server_->port(); }
+  // A scratch directory of this server's test, removed with it.
+  const std::string& dir() const { return scratch_.path(); }
 
   // A new channel to the server (own connection), with a 1 GiB receive limit.
   std::shared_ptr<grpc::Channel> NewChannel() const;
@@ -85,6 +69,8 @@ class TestServer {
 
  private:
   TestServer() = default;
+  TempDir scratch_;  // destroyed last
+  std::string repository_;
   RecordingObserver observer_;
   std::unique_ptr<LayerManager> manager_;
   std::unique_ptr<Server> server_;
@@ -119,4 +105,4 @@ grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(TestServer& server
 
 }  // namespace tconv::server::testing
 
-#endif  // TCONV_TESTS_SERVER_GRPC_TEST_SERVER_H_
+#endif  // TCONV_TESTS_TESTING_TEST_SERVER_H_

@@ -1,6 +1,4 @@
-#include "tests/server/grpc/test_server.h"
-
-#include <unistd.h>
+#include "testing/test_server.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,76 +12,27 @@
 
 namespace tconv::server::testing {
 
-void RecordingObserver::OnRequest(std::string_view layer, absl::StatusCode code, absl::Duration) {
-  absl::MutexLock lock(&mu_);
-  ++counts_[{std::string(layer), code}];
-}
-
-int64_t RecordingObserver::Count(const std::string& layer, absl::StatusCode code) const {
-  absl::MutexLock lock(&mu_);
-  auto it = counts_.find({layer, code});
-  return it == counts_.end() ? 0 : it->second;
-}
-
-void RecordingObserver::OnBatch(std::string_view layer, int64_t batch_size, absl::Duration,
-                                const absl::Duration*, int64_t) {
-  absl::MutexLock lock(&mu_);
-  computed_[std::string(layer)] += batch_size;
-  int64_t& largest = largest_batch_[std::string(layer)];
-  largest = std::max(largest, batch_size);
-}
-
-void RecordingObserver::OnQueueDepth(std::string_view layer, int64_t depth) {
-  absl::MutexLock lock(&mu_);
-  queue_depth_[std::string(layer)] = depth;
-}
-
-int64_t RecordingObserver::QueueDepth(const std::string& layer) const {
-  absl::MutexLock lock(&mu_);
-  auto it = queue_depth_.find(layer);
-  return it == queue_depth_.end() ? 0 : it->second;
-}
-
-int64_t RecordingObserver::LargestBatch(const std::string& layer) const {
-  absl::MutexLock lock(&mu_);
-  auto it = largest_batch_.find(layer);
-  return it == largest_batch_.end() ? 0 : it->second;
-}
-
-int64_t RecordingObserver::Computed(const std::string& layer) const {
-  absl::MutexLock lock(&mu_);
-  auto it = computed_.find(layer);
-  return it == computed_.end() ? 0 : it->second;
-}
-
-TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  path_ = absl::StrCat(::testing::TempDir(), "/tconv_grpc_test_", getpid(), "_", counter++);
-  std::filesystem::remove_all(path_);
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(Options options) {
   std::unique_ptr<TestServer> test(new TestServer());
   BatchExecutor::Options executor_options;
   executor_options.threads = options.threads;
   ASSIGN_OR_RETURN(auto executor, BatchExecutor::Create(executor_options));
   LayerManager::Options manager_options;
-  manager_options.repository_dir = options.repository_dir;
+  test->repository_ =
+      options.repository_dir.empty() ? test->dir() + "/repository" : options.repository_dir;
+  manager_options.repository_dir = test->repository_;
   manager_options.default_batching = options.batching;
   manager_options.executor = std::move(executor);
   manager_options.observer = &test->observer_;
   ASSIGN_OR_RETURN(test->manager_, LayerManager::Create(std::move(manager_options)));
   Server::Options server_options;
-  server_options.grpc_address = "127.0.0.1:0";
+  server_options.grpc_address = options.grpc_address;
   server_options.max_message_bytes = options.max_message_bytes;
   server_options.manager = test->manager_.get();
   server_options.version = "test";
+  server_options.credentials = options.credentials;
+  server_options.authorizer = options.authorizer;
+  server_options.control_peers = options.control_peers;
   ASSIGN_OR_RETURN(test->server_, Server::Create(std::move(server_options)));
   RETURN_IF_ERROR(test->server_->Start());
   if (options.mark_ready) test->server_->MarkReady();
@@ -98,6 +47,12 @@ TestServer::~TestServer() {
   server_->Shutdown(absl::Now() + absl::Seconds(10));
   server_.reset();
   manager_.reset();
+}
+
+std::vector<std::string> TestServer::LayerNames() const {
+  std::vector<std::string> names;
+  for (const LayerInfo& info : manager_->ListLayers()) names.push_back(info.name);
+  return names;
 }
 
 std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
