@@ -4,11 +4,9 @@
 #include <array>
 #include <cmath>
 #include <functional>
-#include <string_view>
 #include <utility>
 #include <vector>
 
-#include "fast_isa.h"
 #include "parallel.h"
 
 namespace tconv::internal {
@@ -25,7 +23,7 @@ double Softplus(double x) {
 double Relu6(double x) { return std::clamp(x, 0.0, 6.0); }
 
 // Keras 3's defaults for its parameterised activations (keras.activations.*).
-constexpr double kLeakyReluSlope = 0.2;  // leaky_relu negative_slope
+constexpr double kLeakyReluSlope = 0.2;   // leaky_relu negative_slope
 constexpr double kShrinkThreshold = 0.5;  // soft_shrink and hard_shrink threshold
 constexpr double kSquareplusB = 4.0;      // squareplus b
 
@@ -158,8 +156,7 @@ constexpr std::array<RangeFn, sizeof...(kIndex)> RangeFns(std::index_sequence<kI
 }
 
 // Indexed by the enum's value; kSparsemax is its last.
-constexpr auto kRangeFns =
-    RangeFns(std::make_index_sequence<size_t(Activation::kSparsemax) + 1>());
+constexpr auto kRangeFns = RangeFns(std::make_index_sequence<size_t(Activation::kSparsemax) + 1>());
 
 // The activations that normalise each row (the last axis) rather than each element.
 void (*RowFunction(Activation activation))(float*, int64_t) {
@@ -178,7 +175,7 @@ void (*RowFunction(Activation activation))(float*, int64_t) {
 }  // namespace
 
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
-                     const ComputePool& pool) {
+                     bool vector_math, const ComputePool& pool) {
   if (activation == Activation::kLinear || rows <= 0 || row_length <= 0) return;
   const int64_t grain = std::max<int64_t>(1, kElementsPerTask / row_length);
   if (const auto row_fn = RowFunction(activation)) {
@@ -188,13 +185,12 @@ void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t r
     return;
   }
   const RangeFn scalar = kRangeFns[static_cast<size_t>(activation)];
-  // With the fast path's AVX2 or AVX-512 kernels (fast_isa.h, TCONV_ISA), the transcendental
-  // ones go through libmvec: tanh over a pix2pix_last output (196K floats) 2.5 ms -> 0.5 ms.
-  const bool vector = std::string_view(SelectKernels().isa) != "scalar";
+  // With vector math the transcendental ones go through libmvec: tanh over a pix2pix_last
+  // output (196K floats) 2.5 ms -> 0.5 ms.
   ParallelFor(pool, rows, grain, [&](int64_t begin, int64_t end) {
     float* const first = data + begin * row_length;
     float* const last = data + end * row_length;
-    if (!vector || !ActivateRangeAvx2(activation, first, last)) scalar(first, last);
+    if (!vector_math || !ActivateRangeAvx2(activation, first, last)) scalar(first, last);
   });
 }
 

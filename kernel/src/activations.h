@@ -12,11 +12,14 @@ namespace tconv::internal {
 
 // Applies `activation` to `rows` x `row_length` contiguous floats, where a row is the LAST axis
 // of the output tensor in the layer's data_format (softmax normalises each row: the channels
-// for channels_last, the width for channels_first, as Keras does). Each element (each row for
-// softmax) is computed by the same scalar code however the work is split across `pool`, so
+// for channels_last, the width for channels_first, as Keras does). `vector_math` (the layer's
+// KernelSet::vector_activations, fixed when the layer was created) sends the transcendental
+// element-wise ones through ActivateRangeAvx2, else every element takes the scalar double
+// formula. Either way an element's (a row's, for the row activations) result is a function of
+// its value(s) alone, not of its neighbours or of how the work is split across `pool`, so
 // results are bit-identical for any batch composition and thread count.
 void ApplyActivation(Activation activation, float* data, int64_t rows, int64_t row_length,
-                     const ComputePool& pool);
+                     bool vector_math, const ComputePool& pool);
 
 // Constants of the formulas, shared by the scalar code and activations_avx2.cc.
 // SELU's, from Klambauer et al., as TF 2.x defines them.

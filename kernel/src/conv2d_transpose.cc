@@ -161,12 +161,13 @@ absl::Status Conv2DTranspose::Run(absl::Span<const float> input, const Shape4& i
   } else if (channels_last) {
     fast_->Run(input.data(), batch, in_h, in_w, output.data(), pool);
   } else {
-    // NCHW through NHWC scratch, per chunk of examples or band of rows (fast_channels_first.cc).
+    // NCHW through NHWC scratch, per chunk of examples or band of rows
+    // (fast_tiled_channels_first.cc).
     fast_->RunChannelsFirst(input.data(), batch, in_h, in_w, output.data(), pool);
   }
   const int64_t row_length = output_shape[3];  // the last axis, whatever the data_format
   internal::ApplyActivation(config_.activation, output.data(), output_size / row_length, row_length,
-                            pool);
+                            fast_->kernels().vector_activations, pool);
   return absl::OkStatus();
 }
 

@@ -1,6 +1,6 @@
 // Indirection lists of the fast path: for a block of output pixels of one region, where each
 // pixel reads its input through each tap and where it writes. Built per work item by the
-// driver (fast_conv.cc); pure functions of pointers and sizes.
+// driver (fast_tiled.cc); pure functions of pointers and sizes.
 #ifndef TCONV_KERNEL_SRC_FAST_BLOCK_H_
 #define TCONV_KERNEL_SRC_FAST_BLOCK_H_
 
@@ -14,8 +14,8 @@ namespace tconv::internal {
 inline constexpr int kMaxTile = 16;  // >= every kernel set's mr and dot_mr
 
 // What a call computes: output rows [out_y0, out_y1) of every example (a band of the
-// channels_first entry, fast_channels_first.cc; else all of them), from input rows [in_y0, in_y0 +
-// in_rows) (the rows the band reads).
+// channels_first entry, fast_tiled_channels_first.cc; else all of them), from input rows [in_y0,
+// in_y0 + in_rows) (the rows the band reads).
 struct RunShape {
   // The whole output of an NHWC input.
   static RunShape Whole(const float* input, float* output, int64_t batch, int64_t in_h,

@@ -9,7 +9,6 @@
 
 #include "fast_block.h"
 #include "fast_col_scratch.h"
-#include "fast_isa.h"
 #include "fast_pack.h"
 #include "fast_plan.h"
 #include "microkernels.h"
@@ -160,28 +159,29 @@ class ColConv final : public FastConv2DTranspose {
   AlignedFloats packed_;  // per panel j, [C x nr]: packed_[(j * C + c) * nr + n] = w[j*nr+n][c]
   AlignedFloats rows_;    // [columns_ x C]: the Keras kernel, the channels_first GEMM's rows
   AlignedFloats bias_;    // filters_ start values (-0 as +0, as fast_pack.cc)
-  AlignedFloats zeros_;   // the widest panel of zeros: the GEMMs' start values
+  AlignedFloats zeros_;   // the kernel set's widest panel of zeros: the GEMMs' start values
   // Runs inputs whose col matrix per example would exceed kMaxExampleColFloats.
   std::unique_ptr<const FastConv2DTranspose> fallback_;
 };
 
 ColConv::ColConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights,
                  std::unique_ptr<const FastConv2DTranspose> fallback)
-    : config_(config),
+    : FastConv2DTranspose(fallback->kernels()),
+      config_(config),
       channels_(channels),
       filters_(config.filters),
       kw_(config.kernel_size[1]),
       columns_(config.kernel_size[0] * kw_ * filters_),
       taps_y_(AxisTaps(config, 0)),
       taps_x_(AxisTaps(config, 1)),
-      gemm_(PickGemm(SelectKernels(), columns_)),
+      gemm_(PickGemm(kernels(), columns_)),
       width_((columns_ + gemm_.nr - 1) / gemm_.nr * gemm_.nr),
       chunk_(ChunkChannels(gemm_.nr, channels)),
       block_pixels_(BlockPixels(gemm_)),
       packed_(width_ * channels),
       rows_(columns_ * channels),
       bias_(filters_),
-      zeros_(SelectKernels().gemm[0].nr),
+      zeros_(kernels().gemm[0].nr),
       fallback_(std::move(fallback)) {
   // Keras' kernel is [kh][kw][F][C]: column n = tap * F + f of the col GEMM is row n of it.
   const int64_t nr = gemm_.nr;
@@ -233,7 +233,7 @@ void ColConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, 
   }
   const CallShape shape = Shape(batch, in_h, in_w);
   const int64_t example_pixels = in_h * in_w, group = PassExamples(shape);
-  const GemmVariant gemm = PickPixelGemm(SelectKernels(), columns_, group * example_pixels);
+  const GemmVariant gemm = PickPixelGemm(kernels(), columns_, group * example_pixels);
   const int64_t row_length = (group * example_pixels + gemm.nr - 1) / gemm.nr * gemm.nr;
   ColScratchLease lease;
   ColScratch& scratch = *lease;
@@ -368,9 +368,9 @@ void ColConv::GatherRowsTransposed(const CallShape& shape, const float* col, int
 // 1.2-3.8x with AVX-512. With the AVX2 kernels (TCONV_ISA=avx2, a loaded machine: +-30%) col
 // won 1.2-5x on most of them but lost on C = 512 over a 4x4 input (b8: 0.09 ms vs 0.044-0.062),
 // where the dot kernels' 8 pixels x 3 filters of FMA chains keep up with AVX2's 6x16 tiles.
-bool ColPathPays(const LayerConfig& config, int64_t channels) {
+bool ColPathPays(const LayerConfig& config, int64_t channels, const KernelSet& kernels) {
   if (config.filters > kMaxDotFilters) return false;
-  return channels < 512 || std::string_view(SelectKernels().isa) == "avx512";
+  return channels < 512 || std::string_view(kernels.isa) == "avx512";
 }
 
 }  // namespace
@@ -378,7 +378,7 @@ bool ColPathPays(const LayerConfig& config, int64_t channels) {
 std::unique_ptr<const FastConv2DTranspose> MakeColConv(
     const LayerConfig& config, int64_t in_channels, const LayerWeights& weights,
     std::unique_ptr<const FastConv2DTranspose> fallback) {
-  if (!ColPathPays(config, in_channels)) return fallback;
+  if (!ColPathPays(config, in_channels, fallback->kernels())) return fallback;
   return std::make_unique<ColConv>(config, in_channels, weights, std::move(fallback));
 }
 

@@ -26,7 +26,8 @@ namespace tconv::internal {
 // The col implementation of the layer when it is the faster path for it (see ColPathPays in
 // fast_col.cc for what was measured), else `fallback` itself. The col implementation keeps
 // `fallback` for inputs whose col matrix would be too large (over 256 MiB per example).
-// `config` is validated and `weights` sized to it, as for FastConv2DTranspose::Create.
+// `config` is validated and `weights` sized to it, as for FastConv2DTranspose::Create; the col
+// implementation runs with `fallback`'s kernel set.
 std::unique_ptr<const FastConv2DTranspose> MakeColConv(
     const LayerConfig& config, int64_t in_channels, const LayerWeights& weights,
     std::unique_ptr<const FastConv2DTranspose> fallback);

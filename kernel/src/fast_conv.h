@@ -1,11 +1,13 @@
-// The fast path of Conv2DTranspose: weights packed once at creation, SIMD microkernels chosen
-// at run time for the CPU, parallel over the ComputePool. Internal to the kernel library.
+// The fast path of Conv2DTranspose: SIMD microkernels chosen for the CPU once, when the layer is
+// created (fast_isa.h), weights packed for them, parallel over the ComputePool. Internal to the
+// kernel library.
 #ifndef TCONV_KERNEL_SRC_FAST_CONV_H_
 #define TCONV_KERNEL_SRC_FAST_CONV_H_
 
 #include <cstdint>
 #include <memory>
 
+#include "microkernels.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
@@ -19,6 +21,9 @@ class FastConv2DTranspose {
                                                            int64_t in_channels,
                                                            const LayerWeights& weights);
   virtual ~FastConv2DTranspose() = default;
+
+  // The kernel set the layer was built for and runs with, whatever TCONV_ISA says later.
+  const KernelSet& kernels() const { return kernels_; }
 
   // NHWC input (batch, in_h, in_w, in_channels) -> NHWC output (batch, out_h, out_w, filters)
   // with the bias added and no activation. Each example's result must not depend on `batch`
@@ -36,6 +41,12 @@ class FastConv2DTranspose {
 
   // Bytes of packed weights held.
   virtual int64_t packed_bytes() const = 0;
+
+ protected:
+  explicit FastConv2DTranspose(const KernelSet& kernels) : kernels_(kernels) {}
+
+ private:
+  const KernelSet& kernels_;
 };
 
 }  // namespace tconv::internal

@@ -35,9 +35,12 @@ const KernelSet& SelectKernels() {
   const Isa requested = RequestedIsa();
   const Isa isa = static_cast<int>(requested) < static_cast<int>(cpu) ? requested : cpu;
   switch (isa) {
-    case Isa::kAvx512: return Avx512Kernels();
-    case Isa::kAvx2: return Avx2Kernels();
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      return Avx512Kernels();
+    case Isa::kAvx2:
+      return Avx2Kernels();
+    case Isa::kScalar:
+      break;
   }
   return ScalarKernels();
 }

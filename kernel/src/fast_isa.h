@@ -9,7 +9,8 @@ namespace tconv::internal {
 // The best kernel set the CPU supports: AVX-512 (F/VL/BW/DQ), else AVX2 + FMA, else scalar.
 // The environment variable TCONV_ISA=avx512|avx2|scalar caps the choice (a lower ISA only; a
 // higher one than the CPU has is ignored), so tests and benchmarks can cover every path on one
-// machine. Read at each call: layers pick their kernels once, when created.
+// machine. Read at each call; only FastConv2DTranspose::Create calls it, so a layer keeps the
+// set it was created with.
 const KernelSet& SelectKernels();
 
 }  // namespace tconv::internal

@@ -1,6 +1,6 @@
 // Layout changes for the fast path's channels_first (NCHW) entry: cache-blocked transposes.
-// Pure functions of pointers and sizes; the channels_first entry (fast_channels_first.cc) spreads
-// them over threads.
+// Pure functions of pointers and sizes; the channels_first entry (fast_tiled_channels_first.cc)
+// spreads them over threads.
 #ifndef TCONV_KERNEL_SRC_FAST_LAYOUT_H_
 #define TCONV_KERNEL_SRC_FAST_LAYOUT_H_
 

@@ -10,8 +10,8 @@
 // the same sequence of FMAs (bias, then taps in plan order, channels ascending) whatever the
 // batch, the block or the thread: batch- and thread-invariant bit for bit.
 //
-// fast_conv.cc holds the channels_last driver (and the fast path's Create), fast_channels_first.cc
-// the channels_first entry around it. Internal to the kernel library.
+// fast_tiled.cc holds the channels_last driver, fast_tiled_channels_first.cc the channels_first
+// entry around it. Internal to the kernel library.
 #ifndef TCONV_KERNEL_SRC_FAST_TILED_H_
 #define TCONV_KERNEL_SRC_FAST_TILED_H_
 
@@ -44,7 +44,8 @@ void ForRange(const ComputePool* pool, int64_t n, int64_t grain,
 
 class TiledConv final : public FastConv2DTranspose {
  public:
-  TiledConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights);
+  TiledConv(const LayerConfig& config, int64_t channels, const LayerWeights& weights,
+            const KernelSet& kernels);
   void Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
            const ComputePool& pool) const override;
   void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
@@ -54,7 +55,7 @@ class TiledConv final : public FastConv2DTranspose {
   }
 
  private:
-  // The channels_last driver (fast_conv.cc).
+  // The channels_last driver (fast_tiled.cc).
   int64_t RegionItems(const RunShape& shape, const Region& region) const {
     return (region.Pixels(shape.batch) + plan_.block_pixels - 1) / plan_.block_pixels *
            plan_.n_blocks;
@@ -68,7 +69,7 @@ class TiledConv final : public FastConv2DTranspose {
   void RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block& block) const;
   void RunDot(const PhaseTaps& taps, Block& block) const;
 
-  // The channels_first entry (fast_channels_first.cc).
+  // The channels_first entry (fast_tiled_channels_first.cc).
   // Output rows [y0, y1) of channels_first examples, through NHWC: over `pool`, or on this
   // thread when it is null.
   void ChannelsFirstPass(const float* input, int64_t batch, int64_t in_h, int64_t in_w,

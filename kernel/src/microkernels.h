@@ -1,5 +1,7 @@
 // Microkernels of the fast path: pure functions of pointers and sizes (no allocation, no
-// threads, no error path), one set per instruction set, chosen once per layer at creation.
+// threads, no error path), one set per instruction set. FastConv2DTranspose::Create picks a set
+// once per layer (fast_isa.h) and the layer keeps it: its plan, packing and buffers are sized
+// for that set's tiles.
 //
 // Both kernel kinds read their input through an indirection list, as XNNPACK's indirect GEMM
 // does: a pointer per output pixel (and tap) to the input channels that pixel reads through
@@ -74,13 +76,15 @@ struct KernelSet {
   int dot_mr[kMaxDotFilters + 1] = {};  // pixels per tile, by filter count
   DotFn dot = nullptr;
   Transpose8Fn transpose8 = nullptr;
+  // Whether the layer's transcendental activations use the AVX2 vector math (activations.h).
+  bool vector_activations = false;
 };
 
 const KernelSet& ScalarKernels();
 const KernelSet& Avx2Kernels();    // call only when the CPU has AVX2 and FMA
 const KernelSet& Avx512Kernels();  // call only when the CPU has AVX-512 F/VL/BW/DQ
 
-// The AVX2 transpose, which the AVX-512 set uses too.
+// The AVX2 transpose, which the AVX-512 set uses too (microkernels_avx2.cc).
 void Transpose8Avx2(const float* from, int64_t from_stride, float* to, int64_t to_stride);
 
 }  // namespace tconv::internal

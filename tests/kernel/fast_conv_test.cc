@@ -120,7 +120,7 @@ TEST_P(FastConvTest, SuiteShapesMatchReference) {
 }
 
 // Layers whose packed weights exceed 24 MiB run one-tile blocks on the prefetching ("streaming")
-// GEMM kernels (kernel/src/fast_conv.cc, kCachedWeightBytes): pix2pix_up2's shape at batch 1
+// GEMM kernels (kernel/src/fast_tiled.cc, kCachedWeightBytes): pix2pix_up2's shape at batch 1
 // (32 MiB, 4 pixels per phase), and a 1x1 input whose phases hold one pixel each.
 TEST_P(FastConvTest, WeightStreamingLayersMatchReference) {
   T().input(1, 2, 2, 1024).filters(512).kernel(4, 4).strides(2, 2).padding("same").Test();
@@ -246,7 +246,7 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   }
   cases.push_back(T().input(5, 80, 80, 3).filters(1).kernel(5, 5).padding("same"));
   cases.push_back(T().input(2, 7, 7, 200).filters(3).kernel(4, 4).strides(2, 2).padding("same"));
-  // The tiled path's two ways to NCHW (fast_conv.cc, kMinStagedMacs): 64 * 9 multiply-adds per
+  // The tiled path's two ways to NCHW (fast_tiled.cc, kMinStagedMacs): 64 * 9 multiply-adds per
   // output element (staged per work item), and 32 * 9 / 4 (transposed after the run).
   cases.push_back(T().input(2, 9, 9, 64).filters(70).kernel(3, 3).padding("same"));
   cases.push_back(T().input(2, 7, 7, 32).filters(40).kernel(3, 3).strides(2, 2).padding("same"));
