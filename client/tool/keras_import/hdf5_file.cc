@@ -198,9 +198,10 @@ absl::StatusOr<Float32Array> Hdf5File::ReadFloat32(const std::string& path) cons
   if (!dataset.ok()) return absl::InvalidArgumentError(absl::StrCat(what, " is no dataset"));
   Handle type(H5Dget_type(dataset.get()), H5Tclose);
   if (!type.ok() || H5Tget_class(type.get()) != H5T_FLOAT || H5Tget_size(type.get()) != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is not float32 (class ",
-                                                   H5Tget_class(type.get()), ", ",
-                                                   H5Tget_size(type.get()), " bytes)"));
+    const bool is_float = type.ok() && H5Tget_class(type.get()) == H5T_FLOAT;
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is not float32 but ", is_float ? "float" : "a non-float of ",
+                     8 * H5Tget_size(type.get()), is_float ? "" : " bits"));
   }
   Handle space(H5Dget_space(dataset.get()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());

@@ -99,6 +99,18 @@ absl::Status CheckWeights(const std::string& where, const LayerConfig& config,
   return absl::OkStatus();
 }
 
+// The kernel's in_channels must be what the layer was built for (build_config.input_shape),
+// when the config records it: a kernel cut along that axis would otherwise still load.
+absl::Status CheckInputChannels(const std::string& where, const LayerConfig& config,
+                                const Json& input_shape, int64_t in_channels) {
+  if (!input_shape.is_array() || input_shape.size() != 4) return absl::OkStatus();
+  const Json& axis = input_shape[config.data_format == DataFormat::kChannelsLast ? 3 : 1];
+  if (!axis.is_number_integer() || axis.get<int64_t>() == in_channels) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      where, ": kernel has shape (..., ", in_channels, ") for ", in_channels,
+      " input channels, but the layer was built for input shape ", input_shape.dump()));
+}
+
 // The weights of one layer in a .keras weights file: vars/0 (kernel), vars/1 (bias).
 absl::StatusOr<std::pair<Float32Array, std::optional<Float32Array>>> ZipWeights(
     const Hdf5File& h5, const FoundLayer& layer, const std::string& where) {
@@ -196,6 +208,8 @@ absl::StatusOr<KerasModel> ReadLayers(const std::string& path, const Json& model
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", message));
     }
     RETURN_IF_ERROR(CheckWeights(where, imported.config, read->first, read->second));
+    RETURN_IF_ERROR(
+        CheckInputChannels(where, imported.config, layer.input_shape, read->first.shape[3]));
     imported.kernel_shape = read->first.shape;
     imported.kernel = std::move(read->first.data);
     if (read->second) imported.bias = std::move(read->second->data);
@@ -233,7 +247,12 @@ absl::StatusOr<KerasModel> ReadZipModel(const std::string& path) {
 absl::StatusOr<KerasModel> ReadH5Model(const std::string& path) {
   KerasModel model;
   model.format = "h5";
-  ASSIGN_OR_RETURN(Hdf5File h5, Hdf5File::Open(path, path));
+  absl::StatusOr<Hdf5File> opened = Hdf5File::Open(path, path);
+  if (!opened.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " is not a saved Keras model: neither a zip (.keras) nor an HDF5 file (.h5)"));
+  }
+  Hdf5File h5 = *std::move(opened);
   ASSIGN_OR_RETURN(std::optional<std::string> config_text, h5.StringAttribute("/", "model_config"));
   if (!config_text) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -58,7 +58,11 @@ struct Walker {
           return absl::InvalidArgumentError(
               absl::StrCat(file, ": Conv2DTranspose layer ", path, " has no config with a name"));
         }
-        out.layers.push_back({name, path, top, keras_path, *config});
+        Json input_shape;
+        if (entry.contains("build_config") && entry["build_config"].is_object()) {
+          input_shape = entry["build_config"].value("input_shape", Json());
+        }
+        out.layers.push_back({name, path, top, keras_path, *config, input_shape});
       } else if (LayersOf(entry) != nullptr) {
         RETURN_IF_ERROR(Walk(entry, path, keras_path + "/", top));
       } else {

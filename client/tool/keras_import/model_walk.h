@@ -18,6 +18,8 @@ struct FoundLayer {
   std::string top_level;   // the top-level layer holding it (its group in a legacy .h5)
   std::string keras_path;  // "layers/sequential/layers/conv2d_transpose_1" in a .keras file
   nlohmann::json config;   // its get_config()
+  // build_config.input_shape, which Keras records for a built layer (null when absent).
+  nlohmann::json input_shape;
 };
 
 struct ModelLayers {
