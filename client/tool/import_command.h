@@ -31,7 +31,8 @@ the layers this run created, so nothing is half-imported.
 flags:
   --server=HOST:PORT     create the layers on this server (default 127.0.0.1:8001)
   --repository=DIR       instead, write them into this model repository folder (the format
-                         tconv-server --model_repository reads), no server needed
+                         tconv-server --model_repository reads), no server needed; a
+                         server already running on it serves them after `tconv load`
   --prefix=P             serve layer NAME as P + NAME (default: no prefix)
   --only=NAME,...        import only these Conv2DTranspose layers (Keras names)
   --replace              replace layers of those names instead of refusing the import
