@@ -41,6 +41,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libtbb12 \
       libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
+      libhdf5-103-1 libzip4 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* /var/log/*
 COPY --from=build /out/tconv-server /out/tconv /usr/local/bin/
 RUN if ldd /usr/local/bin/tconv-server /usr/local/bin/tconv | grep 'not found'; then exit 1; fi \

@@ -21,6 +21,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtbb-dev prometheus-cpp-dev nlohmann-json3-dev
+  libhdf5-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 for arg in "$@"; do

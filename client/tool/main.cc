@@ -7,6 +7,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "conformance_command.h"
+#include "import_command.h"
 #include "loadgen.h"
 #include "remote_commands.h"
 #include "remote_common.h"
@@ -19,7 +20,7 @@ namespace {
 constexpr Subcommand kSubcommands[] = {
     kConformanceCommand, kCreateCommand, kListCommand,    kGetCommand,
     kDeleteCommand,      kInferCommand,  kHealthCommand,  kIndexCommand,
-    kLoadCommand,        kUnloadCommand, kLoadgenCommand,
+    kLoadCommand,        kUnloadCommand, kLoadgenCommand, kImportCommand,
 };
 
 void PrintUsage(std::ostream& out) {
