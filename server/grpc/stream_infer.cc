@@ -1,8 +1,8 @@
 // Triton's streaming inference (GRPCInferenceService.ModelStreamInfer): a bidirectional stream
 // of ModelInferRequest -> ModelStreamInferResponse. Every request goes through ModelInfer's
 // checks (InferenceService::PrepareInfer) into the same batcher, so requests of many streams
-// and unary calls batch together; answers are written in completion order, each with its request's id.
-// A refused request gets error_message and the stream goes on.
+// and unary calls batch together; answers are written in completion order, each with its request's
+// id. A refused request gets error_message and the stream goes on.
 //
 // One StreamReactor per stream, owned by a shared_ptr to itself until OnDone: the batcher's
 // callbacks and DrainStreams hold references too, so none of them can outlive it. Every state
@@ -174,7 +174,9 @@ class InferenceService::StreamReactor final
   }
 
   void Handle(std::shared_ptr<ModelInferRequest> request, absl::Time start) {
-    absl::StatusOr<InferenceRequest> decoded = service_.PrepareInfer(context_, *request, start);
+    std::optional<SharedMemoryTensor> output;
+    absl::StatusOr<InferenceRequest> decoded =
+        service_.PrepareInfer(context_, *request, start, &output);
     if (!decoded.ok()) {
       Answer(*request, start, decoded.status());
       return;
@@ -185,24 +187,28 @@ class InferenceService::StreamReactor final
     const std::string model = request->model_name();
     service_.options_.manager->Infer(
         model, *std::move(decoded),
-        [self = self_, request = std::move(request),
-         start](absl::StatusOr<InferenceResult> result) { self->Answer(*request, start, result); });
+        [self = self_, request = std::move(request), start,
+         output = std::move(output)](absl::StatusOr<InferenceResult> result) {
+          self->Answer(*request, start, result, output);
+        });
   }
 
   // Counts the request like a ModelInfer and queues its answer.
   void Answer(const ModelInferRequest& request, absl::Time start,
-              const absl::StatusOr<InferenceResult>& result) {
+              const absl::StatusOr<InferenceResult>& result,
+              const std::optional<SharedMemoryTensor>& output = std::nullopt) {
     ModelStreamInferResponse response;
     inference::ModelInferResponse* answer = response.mutable_infer_response();
-    if (result.ok()) {
-      EncodeInferResponse(request, *result, answer);
-    } else {
-      response.set_error_message(ToErrorMessage(result.status()));
+    absl::Status status = result.status();
+    if (status.ok()) status = EncodeInferAnswer(request, *result, output, answer);
+    if (!status.ok()) {
+      answer->Clear();
+      response.set_error_message(ToErrorMessage(status));
       answer->set_model_name(request.model_name());
       answer->set_id(request.id());
     }
     if (service_.options_.observer != nullptr) {
-      service_.options_.observer->OnRequest(request.model_name(), result.status().code(),
+      service_.options_.observer->OnRequest(request.model_name(), status.code(),
                                             absl::Now() - start);
     }
     Act(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
