@@ -182,7 +182,12 @@ void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult
   output->set_name(std::string(kOutputName));
   output->set_datatype(std::string(kDatatype));
   for (int64_t dim : result.shape) output->add_shape(dim);
-  if (!raw_output) return;
+  if (!raw_output) {
+    // Like Triton: an empty entry keeps raw_output_contents aligned with outputs; Triton's C++
+    // client (perf_analyzer) indexes it by output position and crashes without one.
+    response->add_raw_output_contents();
+    return;
+  }
   response->add_raw_output_contents()->assign(reinterpret_cast<const char*>(result.output.data()),
                                               result.output.size() * sizeof(float));
 }

@@ -37,7 +37,7 @@ absl::StatusOr<InferenceRequest> DecodeInferRequest(
 
 // Fills the response with the result in raw form (raw_output_contents), the version that
 // computed it, and echoes the id. Without `raw_output` the output carries only its metadata (it
-// was written to shared memory).
+// was written to shared memory) and its raw_output_contents entry is empty, as Triton answers.
 void EncodeInferResponse(const inference::ModelInferRequest& request, const InferenceResult& result,
                          inference::ModelInferResponse* response, bool raw_output = true);
 

@@ -32,10 +32,12 @@ absl::StatusOr<uint64_t> SizeParameter(const TensorParameters& parameters, const
   return static_cast<uint64_t>(it->second.int64_param());
 }
 
-// The tensor's bytes in its region, `expected_bytes` long.
+// The tensor's `expected_bytes` in its region. An input must declare exactly that size; an
+// output may declare more (Triton's rule: clients such as perf_analyzer reserve a fixed size).
 absl::StatusOr<SharedMemoryTensor> Locate(const TensorParameters& parameters,
                                           const SharedMemoryRegistry* registry,
-                                          absl::string_view tensor, int64_t expected_bytes) {
+                                          absl::string_view tensor, int64_t expected_bytes,
+                                          bool is_output) {
   if (registry == nullptr) {
     return absl::UnimplementedError("this server does not serve shared memory tensors");
   }
@@ -46,14 +48,16 @@ absl::StatusOr<SharedMemoryTensor> Locate(const TensorParameters& parameters,
   }
   ASSIGN_OR_RETURN(uint64_t byte_size, SizeParameter(parameters, kByteSize, tensor, true));
   ASSIGN_OR_RETURN(uint64_t offset, SizeParameter(parameters, kOffset, tensor, false));
-  if (byte_size != static_cast<uint64_t>(expected_bytes)) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor, "' has ", kByteSize, " ",
-                                                   byte_size, "; its shape of FP32 needs ",
-                                                   expected_bytes, " bytes"));
+  const uint64_t expected = static_cast<uint64_t>(expected_bytes);
+  if (is_output ? byte_size < expected : byte_size != expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", tensor, "' has ", kByteSize, " ", byte_size, "; its shape of FP32 needs ",
+        is_output ? "at least " : "", expected_bytes, " bytes"));
   }
   SharedMemoryTensor located;
   ASSIGN_OR_RETURN(located.region, registry->Find(region.string_param()));
-  ASSIGN_OR_RETURN(located.bytes, located.region->Slice(offset, byte_size));
+  ASSIGN_OR_RETURN(absl::Span<char> declared, located.region->Slice(offset, byte_size));
+  located.bytes = declared.subspan(0, expected);
   return located;
 }
 
@@ -74,7 +78,7 @@ absl::StatusOr<std::vector<float>> ReadSharedMemoryInput(
   }
   const int64_t bytes = elements * static_cast<int64_t>(sizeof(float));
   ASSIGN_OR_RETURN(SharedMemoryTensor tensor,
-                   Locate(input.parameters(), registry, input.name(), bytes));
+                   Locate(input.parameters(), registry, input.name(), bytes, false));
   std::vector<float> values(elements);
   std::memcpy(values.data(), tensor.bytes.data(), tensor.bytes.size());
   return values;
@@ -88,7 +92,7 @@ absl::StatusOr<std::optional<SharedMemoryTensor>> BindSharedMemoryOutput(
     const int64_t bytes = output_shape[0] * output_shape[1] * output_shape[2] * output_shape[3] *
                           static_cast<int64_t>(sizeof(float));
     ASSIGN_OR_RETURN(SharedMemoryTensor tensor,
-                     Locate(output.parameters(), registry, output.name(), bytes));
+                     Locate(output.parameters(), registry, output.name(), bytes, true));
     return std::optional<SharedMemoryTensor>(std::move(tensor));
   }
   return std::optional<SharedMemoryTensor>();

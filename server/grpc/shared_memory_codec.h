@@ -42,7 +42,8 @@ absl::StatusOr<std::vector<float>> ReadSharedMemoryInput(
     int64_t elements);
 
 // The output's region when the request's requested output names one, nullopt otherwise; the
-// same refusals as the input's, the size checked against `output_shape` (FP32).
+// same refusals as the input's, the size checked against `output_shape` (FP32): at least that
+// much (a larger declared size is allowed, as Triton does; only the answer's bytes are written).
 absl::StatusOr<std::optional<SharedMemoryTensor>> BindSharedMemoryOutput(
     const inference::ModelInferRequest& request, const SharedMemoryRegistry* registry,
     const Shape4& output_shape);
