@@ -26,6 +26,8 @@ namespace tconv::tool {
 namespace {
 
 struct LoadgenConfig {
+  // --rpc=live: ServerLive, the empty RPC (the floor ModelInfer is compared with).
+  bool empty_rpc = false;
   std::string layer;
   std::vector<int64_t> shape;
   int concurrency = 1;
@@ -70,10 +72,20 @@ absl::StatusOr<std::vector<int64_t>> ParseShape(const std::string& text) {
 
 absl::StatusOr<LoadgenConfig> ParseConfig(const Flags& flags) {
   LoadgenConfig config;
-  config.layer = flags.Get("layer").value_or("");
-  if (config.layer.empty()) return absl::InvalidArgumentError("--layer is required");
-  if (!flags.Has("input_shape")) return absl::InvalidArgumentError("--input_shape is required");
-  ASSIGN_OR_RETURN(config.shape, ParseShape(*flags.Get("input_shape")));
+  const std::string rpc = flags.Get("rpc").value_or("infer");
+  if (rpc != "infer" && rpc != "live") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rpc must be infer or live, got \"", rpc, "\""));
+  }
+  config.empty_rpc = rpc == "live";
+  if (config.empty_rpc) {
+    config.shape = {1, 1, 1, 1};  // unused: no tensor travels
+  } else {
+    config.layer = flags.Get("layer").value_or("");
+    if (config.layer.empty()) return absl::InvalidArgumentError("--layer is required");
+    if (!flags.Has("input_shape")) return absl::InvalidArgumentError("--input_shape is required");
+    ASSIGN_OR_RETURN(config.shape, ParseShape(*flags.Get("input_shape")));
+  }
   ASSIGN_OR_RETURN(const int64_t concurrency, flags.GetInt("concurrency", 1, 1, 1024));
   config.concurrency = static_cast<int>(concurrency);
   if (flags.Has("requests") && flags.Has("duration")) {
@@ -113,15 +125,16 @@ CallerResult RunCaller(const LoadgenConfig& config, const Remote& remote,
   CallerResult result;
   while (config.requests ? counters.started.fetch_add(1) < *config.requests : absl::Now() < stop) {
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<client::Tensor> answer =
-        remote.client->Infer(config.layer, input, config.shape, remote.call);
+    const absl::Status answer =
+        config.empty_rpc
+            ? remote.client->ServerLive(remote.call).status()
+            : remote.client->Infer(config.layer, input, config.shape, remote.call).status();
     const absl::Duration latency = absl::FromChrono(std::chrono::steady_clock::now() - start);
     if (answer.ok()) {
       result.ok_latencies.push_back(latency);
     } else {
-      const absl::StatusCode code = answer.status().code();
-      if (result.errors[code]++ == 0)
-        result.first_message[code] = std::string(answer.status().message());
+      const absl::StatusCode code = answer.code();
+      if (result.errors[code]++ == 0) result.first_message[code] = std::string(answer.message());
       counters.failed.fetch_add(1);
     }
     counters.done.fetch_add(1);
@@ -170,12 +183,20 @@ int64_t PrintSummary(const LoadgenConfig& config, std::vector<CallerResult>& res
   int64_t failed = 0;
   for (const auto& [code, count] : all.errors) failed += count;
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-9);
-  std::cout << "layer:        " << config.layer << " input " << FormatShape(config.shape)
-            << ", concurrency " << config.concurrency << "\n"
-            << absl::StrFormat("requests:     %d sent, %d ok, %d failed in %.3f s\n", ok + failed,
-                               ok, failed, seconds)
-            << absl::StrFormat("throughput:   %.1f requests/s, %.1f examples/s\n", ok / seconds,
-                               ok * config.shape[0] / seconds);
+  if (config.empty_rpc) {
+    std::cout << "rpc:          ServerLive (empty), concurrency " << config.concurrency << "\n";
+  } else {
+    std::cout << "layer:        " << config.layer << " input " << FormatShape(config.shape)
+              << ", concurrency " << config.concurrency << "\n";
+  }
+  std::cout << absl::StrFormat("requests:     %d sent, %d ok, %d failed in %.3f s\n", ok + failed,
+                               ok, failed, seconds);
+  if (config.empty_rpc) {
+    std::cout << absl::StrFormat("throughput:   %.1f requests/s\n", ok / seconds);
+  } else {
+    std::cout << absl::StrFormat("throughput:   %.1f requests/s, %.1f examples/s\n", ok / seconds,
+                                 ok * config.shape[0] / seconds);
+  }
   std::sort(all.ok_latencies.begin(), all.ok_latencies.end());
   if (ok > 0) {
     std::cout << absl::StrFormat(
@@ -223,10 +244,10 @@ int RunLoad(const LoadgenConfig& config, const Remote& remote) {
 }  // namespace
 
 int RunLoadgenCommand(const std::vector<std::string>& args) {
-  const FlagSpec specs[] = {{"layer"},     {"input_shape"}, {"concurrency"},    {"duration"},
-                            {"requests"},  {"seed"},        {"progress", true}, {"server"},
-                            {"timeout"},   {"tls_ca_file"}, {"tls_cert_file"},  {"tls_key_file"},
-                            {"token_file"}};
+  const FlagSpec specs[] = {{"layer"},      {"input_shape"}, {"concurrency"},    {"duration"},
+                            {"requests"},   {"seed"},        {"progress", true}, {"server"},
+                            {"timeout"},    {"tls_ca_file"}, {"tls_cert_file"},  {"tls_key_file"},
+                            {"token_file"}, {"rpc"}};
   absl::StatusOr<Flags> flags = Flags::Parse(args, specs);
   absl::StatusOr<LoadgenConfig> config =
       flags.ok() ? ParseConfig(*flags) : absl::StatusOr<LoadgenConfig>(flags.status());

@@ -16,7 +16,7 @@ int RunLoadgenCommand(const std::vector<std::string>& args);
 inline constexpr Subcommand kLoadgenCommand = {
     "loadgen",
     "--layer=NAME --input_shape=B,H,W,C [--concurrency=C] [--duration=S | --requests=N] "
-    "[--seed=S] [--progress] [--server=HOST:PORT] [--timeout=DURATION]",
+    "[--seed=S] [--progress] [--rpc=infer|live] [--server=HOST:PORT] [--timeout=DURATION]",
     "load test one layer: throughput, p50/p90/p99/max latency, errors by code (--help)",
     RunLoadgenCommand,
     R"(Sends ModelInfer requests for one layer of a running tconv-server from C concurrent callers
@@ -36,6 +36,12 @@ flags:
   --seed=S               seed of the random inputs (default 1)
   --progress             show the progress line even when stderr is not a terminal;
                          --progress=false hides it on a terminal too
+  --rpc=infer|live       infer (default) sends ModelInfer; live sends the empty ServerLive
+                         instead, through the same channel and callers: the floor of the RPC
+                         itself (its p50 at C=1, its calls/s at C=32), to compare ModelInfer
+                         with. --layer and --input_shape are then not needed (and ignored).
+                         There is no payload-carrying variant: every OIP RPC that carries
+                         bytes does work on them, so an empty RPC with N bytes needs a new RPC.
 
 While it runs, stderr shows one line updated 4 times a second: elapsed time, requests done,
 the throughput of the last quarter second and the errors so far. At the end, stdout gets:
@@ -54,6 +60,9 @@ throughput stops growing: that is one replica's capacity, and the latency at you
 concurrency is what clients will see. The server's own view is in Prometheus
 (tconv_request_duration_seconds, tconv_queue_duration_seconds, tconv_batch_size). Run the
 tool on another machine for capacity numbers: on the server's machine it takes CPU from it.
+
+In live mode the first line is "rpc:          ServerLive (empty), concurrency C" and the
+throughput line gives requests/s only.
 
 example:
   tconv loadgen --server=127.0.0.1:8001 --layer=cvae_d1 --input_shape=1,7,7,32 \

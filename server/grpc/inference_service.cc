@@ -57,6 +57,18 @@ absl::Status CheckAnswerFits(const LayerManager& manager,
       max_message_bytes, " bytes: send fewer examples per request or raise --max_message_bytes"));
 }
 
+// The output's shared memory region, when the request binds one (checked before computing).
+absl::StatusOr<std::optional<SharedMemoryTensor>> BindOutput(
+    const LayerManager& manager, const inference::ModelInferRequest& request,
+    const InferenceRequest& decoded, const SharedMemoryRegistry* shared_memory) {
+  bool bound = false;
+  for (const auto& output : request.outputs()) bound |= UsesSharedMemory(output.parameters());
+  if (!bound) return std::optional<SharedMemoryTensor>();
+  ASSIGN_OR_RETURN(auto layer, manager.FindLayer(request.model_name()));
+  ASSIGN_OR_RETURN(Shape4 output_shape, layer->OutputShape(decoded.shape));
+  return BindSharedMemoryOutput(request, shared_memory, output_shape);
+}
+
 }  // namespace
 
 InferenceService::InferenceService(Options options) : options_(std::move(options)) {}
@@ -101,6 +113,7 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
   response->set_name("tconv");
   response->set_version(options_.version);
   for (const char* extension : kExtensions) response->add_extensions(extension);
+  if (options_.shared_memory != nullptr) response->add_extensions("system_shared_memory");
   return FinishNow(context, absl::OkStatus());
 }
 
@@ -135,25 +148,35 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
         FinishInfer(reactor, request->model_name(), start, refused, /*admitted=*/false);
       });
   if (!admitted) return reactor;  // refused, or held until the drain answers it
-  absl::StatusOr<InferenceRequest> decoded = PrepareInfer(context, *request, start);
+  std::optional<SharedMemoryTensor> shared_memory_output;
+  absl::StatusOr<InferenceRequest> decoded =
+      PrepareInfer(context, *request, start, &shared_memory_output);
   if (!decoded.ok()) {
     FinishInfer(reactor, request->model_name(), start, decoded.status());
     return reactor;
   }
   options_.manager->Infer(
       request->model_name(), *std::move(decoded),
-      [this, reactor, request, response, start](absl::StatusOr<InferenceResult> result) {
-        if (result.ok()) EncodeInferResponse(*request, *result, response);
-        FinishInfer(reactor, request->model_name(), start, result.status());
+      [this, reactor, request, response, start,
+       output = std::move(shared_memory_output)](absl::StatusOr<InferenceResult> result) {
+        absl::Status status = result.status();
+        if (result.ok()) status = EncodeInferAnswer(*request, *result, output, response);
+        FinishInfer(reactor, request->model_name(), start, status);
       });
   return reactor;
 }
 
 absl::StatusOr<InferenceRequest> InferenceService::PrepareInfer(
-    CallContext* context, const inference::ModelInferRequest& request, absl::Time start) const {
+    CallContext* context, const inference::ModelInferRequest& request, absl::Time start,
+    std::optional<SharedMemoryTensor>* shared_memory_output) const {
   if (!ready_.load()) return NotReadyError();
-  ASSIGN_OR_RETURN(InferenceRequest decoded, DecodeInferRequest(request));
-  RETURN_IF_ERROR(CheckAnswerFits(*options_.manager, request, decoded, options_.max_message_bytes));
+  ASSIGN_OR_RETURN(InferenceRequest decoded, DecodeInferRequest(request, options_.shared_memory));
+  ASSIGN_OR_RETURN(*shared_memory_output,
+                   BindOutput(*options_.manager, request, decoded, options_.shared_memory));
+  if (!shared_memory_output->has_value()) {  // the answer carries the tensor
+    RETURN_IF_ERROR(
+        CheckAnswerFits(*options_.manager, request, decoded, options_.max_message_bytes));
+  }
   decoded.deadline = DeadlineOf(*context);
   decoded.is_cancelled = [context] { return context->IsCancelled(); };
   decoded.enqueued = start;

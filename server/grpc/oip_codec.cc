@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/core/layer_name.h"
+#include "server/grpc/shared_memory_codec.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/kernel/status_macros.h"
 #include "tconv/npy/npy.h"
@@ -55,9 +56,12 @@ int OtherTypedValues(const InferTensorContents& c) {
          c.bytes_contents_size();
 }
 
-absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request,
-                                                int64_t elements) {
+absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request, int64_t elements,
+                                                const SharedMemoryRegistry* shared_memory) {
   const auto& input = request.inputs(0);
+  if (UsesSharedMemory(input.parameters())) {
+    return ReadSharedMemoryInput(request, shared_memory, elements);
+  }
   const int typed = input.contents().fp32_contents_size() + OtherTypedValues(input.contents());
   if (request.raw_input_contents_size() > 0) {
     if (request.raw_input_contents_size() != 1 || typed > 0) {
@@ -157,19 +161,20 @@ absl::Status ApplyLoadParameter(const std::string& key,
 
 }  // namespace
 
-absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& request) {
+absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& request,
+                                                    const SharedMemoryRegistry* shared_memory) {
   RETURN_IF_ERROR(CheckTensorNames(request));
   InferenceRequest decoded;
   decoded.version = request.model_version();
   ASSIGN_OR_RETURN(decoded.shape, DecodeShape(request.inputs(0)));
   const int64_t elements =
       decoded.shape[0] * decoded.shape[1] * decoded.shape[2] * decoded.shape[3];
-  ASSIGN_OR_RETURN(decoded.input, DecodeValues(request, elements));
+  ASSIGN_OR_RETURN(decoded.input, DecodeValues(request, elements, shared_memory));
   return decoded;
 }
 
 void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult& result,
-                         inference::ModelInferResponse* response) {
+                         inference::ModelInferResponse* response, bool raw_output) {
   response->set_model_name(request.model_name());
   response->set_model_version(absl::StrCat(result.version));
   response->set_id(request.id());
@@ -177,6 +182,12 @@ void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult
   output->set_name(std::string(kOutputName));
   output->set_datatype(std::string(kDatatype));
   for (int64_t dim : result.shape) output->add_shape(dim);
+  if (!raw_output) {
+    // Like Triton: an empty entry keeps raw_output_contents aligned with outputs; Triton's C++
+    // client (perf_analyzer) indexes it by output position and crashes without one.
+    response->add_raw_output_contents();
+    return;
+  }
   response->add_raw_output_contents()->assign(reinterpret_cast<const char*>(result.output.data()),
                                               result.output.size() * sizeof(float));
 }

@@ -48,7 +48,7 @@ Server::Server(Options options)
       inference_service_(std::make_unique<InferenceService>(InferenceService::Options{
           options_.manager, &control_, &options_.manager->statistics(), options_.version,
           Access{options_.authorizer.get(), options_.control_peers}, options_.max_message_bytes,
-          &drain_})),
+          &drain_, &shared_memory_})),
       layer_service_(std::make_unique<LayerService>(
           LayerService::Options{options_.manager, &control_,
                                 Access{options_.authorizer.get(), options_.control_peers}})) {}
@@ -116,6 +116,8 @@ void Server::Shutdown(absl::Time deadline) {
   StartDraining();
   drain_.Run(deadline, [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
   server_->Wait();
+  // Every call has ended; an answer still computing keeps its region mapped until it is done.
+  shared_memory_.Clear();
 }
 
 }  // namespace tconv::server

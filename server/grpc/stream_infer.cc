@@ -175,7 +175,9 @@ class InferenceService::StreamReactor final
   }
 
   void Handle(std::shared_ptr<ModelInferRequest> request, absl::Time start) {
-    absl::StatusOr<InferenceRequest> decoded = service_.PrepareInfer(context_, *request, start);
+    std::optional<SharedMemoryTensor> output;
+    absl::StatusOr<InferenceRequest> decoded =
+        service_.PrepareInfer(context_, *request, start, &output);
     if (!decoded.ok()) {
       Answer(*request, start, decoded.status());
       return;
@@ -184,27 +186,30 @@ class InferenceService::StreamReactor final
     request->clear_raw_input_contents();
     request->clear_inputs();
     const std::string model = request->model_name();
-    service_.options_.manager->Infer(model, *std::move(decoded),
-                                     [self = self_, request = std::move(request),
-                                      start](const absl::StatusOr<InferenceResult>& result) {
-                                       self->Answer(*request, start, result);
-                                     });
+    service_.options_.manager->Infer(
+        model, *std::move(decoded),
+        [self = self_, request = std::move(request), start,
+         output = std::move(output)](const absl::StatusOr<InferenceResult>& result) {
+          self->Answer(*request, start, result, output);
+        });
   }
 
   // Counts the request like a ModelInfer and queues its answer.
   void Answer(const ModelInferRequest& request, absl::Time start,
-              const absl::StatusOr<InferenceResult>& result) {
+              const absl::StatusOr<InferenceResult>& result,
+              const std::optional<SharedMemoryTensor>& output = std::nullopt) {
     ModelStreamInferResponse response;
     inference::ModelInferResponse* answer = response.mutable_infer_response();
-    if (result.ok()) {
-      EncodeInferResponse(request, *result, answer);
-    } else {
-      response.set_error_message(ToErrorMessage(result.status()));
+    absl::Status status = result.status();
+    if (status.ok()) status = EncodeInferAnswer(request, *result, output, answer);
+    if (!status.ok()) {
+      answer->Clear();
+      response.set_error_message(ToErrorMessage(status));
       answer->set_model_name(request.model_name());
       answer->set_id(request.id());
     }
     if (service_.options_.observer != nullptr) {
-      service_.options_.observer->OnRequest(request.model_name(), result.status().code(),
+      service_.options_.observer->OnRequest(request.model_name(), status.code(),
                                             absl::Now() - start);
     }
     Act(Locked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Triton's perf_analyzer (from tritonclient's wheel, pinned in perf_analyzer_requirements.txt,
 # venv made by scripts/python-env.sh) against a real tconv-server on loopback: a concurrency
-# sweep 1..8 over unary ModelInfer, then over ModelStreamInfer (--streaming), each run to
-# completion with zero errors. Short measurement windows keep both under ~20 s. No skip: a
-# venv or library that is missing fails the test.
+# sweep 1..8 over unary ModelInfer, then over ModelStreamInfer (--streaming), then with system
+# shared memory (--shared-memory=system), each run to completion with zero errors. Short
+# measurement windows keep the three under ~30 s. No skip: a venv or library that is missing
+# fails the test.
 # Usage: perf_analyzer_test.sh REPO_DIR TCONV_SERVER TCONV_TOOL
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,3 +59,6 @@ run() {  # run NAME [EXTRA FLAGS...]
 }
 run unary
 run streaming --streaming
+# Inputs and outputs in system shared memory (perf_analyzer registers its regions, names them in
+# every request and unregisters them at the end): the same sweep with zero errors.
+run shared_memory --shared-memory=system

@@ -17,3 +17,6 @@ start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_ad
 wait_healthy "$tool" "$GRPC_ADDRESS" 60
 timeout 120 "$py" "$here/triton_client_test.py" "$GRPC_ADDRESS" \
   "$repo/tests/conformance/conv2d_transpose_cases.jsonl"
+# The system shared memory extension through tritonclient.utils.shared_memory (same server).
+timeout 60 "$py" "$here/shared_memory_test.py" "$GRPC_ADDRESS" \
+  "$repo/tests/conformance/conv2d_transpose_cases.jsonl"

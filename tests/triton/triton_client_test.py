@@ -175,7 +175,8 @@ def main():
     assert client.is_server_live() and client.is_server_ready()
     metadata = client.get_server_metadata(as_json=True)
     assert metadata["name"] == "tconv", metadata
-    assert set(metadata["extensions"]) == {"model_repository", "model_configuration", "statistics"}, metadata
+    assert set(metadata["extensions"]) == {"model_repository", "model_configuration", "statistics",
+                                           "system_shared_memory"}, metadata
 
     last = next(c for c in cases if not channels_first(c["config"]))
     first = next(c for c in cases if channels_first(c["config"]))

@@ -53,8 +53,8 @@ TEST_F(OipTest, ServerLiveReadyAndMetadata) {
   ASSERT_OK(ToAbsl(server_->oip().ServerMetadata(Context().get(), {}, &metadata)));
   EXPECT_EQ(metadata.name(), "tconv");
   EXPECT_EQ(metadata.version(), "test");
-  EXPECT_THAT(metadata.extensions(),
-              ElementsAre("model_repository", "model_configuration", "statistics"));
+  EXPECT_THAT(metadata.extensions(), ElementsAre("model_repository", "model_configuration",
+                                                 "statistics", "system_shared_memory"));
 }
 
 TEST_F(OipTest, ModelReadyAndMetadataFollowTheLayer) {

@@ -152,6 +152,29 @@ TEST_F(LoadgenToolTest, LoadgenForADurationStopsInTime) {
   EXPECT_EQ(run.err, "");  // no progress line when stderr is not a terminal
 }
 
+// --rpc=live: the empty RPC through the same callers, with no layer; the server runs no
+// inference for it (nothing is counted as a request).
+TEST_F(LoadgenToolTest, EmptyRpcModeCallsServerLive) {
+  StartServer();
+  if (HasFatalFailure()) return;
+  const ToolRun run =
+      Loadgen({"--server=" + address_, "--rpc=live", "--concurrency=4", "--requests=40"});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("rpc:          ServerLive (empty), concurrency 4\n"));
+  EXPECT_THAT(run.out, HasSubstr("requests:     40 sent, 40 ok, 0 failed in "));
+  EXPECT_THAT(run.out, MatchesRegex("(.|\n)*throughput:   [0-9.]+ requests/s\n(.|\n)*"));
+  EXPECT_THAT(run.out, MatchesRegex("(.|\n)*latency_ms:   p50=[0-9.]+ p90=[0-9.]+ p99=[0-9.]+ "
+                                    "max=[0-9.]+\n(.|\n)*"));
+  EXPECT_GT(NumberAfter(run.out, "throughput:   "), 0);
+  EXPECT_EQ(Sample("tconv_requests_total", {{"layer", ""}, {"code", "OK"}}), std::nullopt);
+
+  const ToolRun bad = Loadgen({"--server=" + address_, "--rpc=metadata", "--requests=1"});
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--rpc must be infer or live, got \"metadata\""));
+  server_->Signal(SIGTERM);
+  EXPECT_EQ(server_->Wait(absl::Seconds(30)), 0);
+}
+
 TEST_F(LoadgenToolTest, UnusableMetricsAddressStopsTheServerWithAClearMessage) {
   const int taken = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

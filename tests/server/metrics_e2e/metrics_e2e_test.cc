@@ -257,8 +257,9 @@ TEST_F(MetricsE2eTest, ServerMetadataListsTheImplementedExtensions) {
   EXPECT_EQ(metadata->name, "tconv");
   EXPECT_EQ(metadata->version, kTestVersion);
   // model_repository: RepositoryIndex / RepositoryModelLoad / RepositoryModelUnload answer.
-  EXPECT_THAT(metadata->extensions, ::testing::UnorderedElementsAre(
-                                        "model_repository", "model_configuration", "statistics"));
+  EXPECT_THAT(metadata->extensions,
+              ::testing::UnorderedElementsAre("model_repository", "model_configuration",
+                                              "statistics", "system_shared_memory"));
   EXPECT_OK(server->client().RepositoryIndex());
 }
 

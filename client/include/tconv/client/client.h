@@ -151,6 +151,14 @@ enum class ServingStatus { kUnknown, kServing, kNotServing, kServiceUnknown };
 std::string_view ServingStatusName(ServingStatus status);
 
 // Called exactly once with the answer, on a gRPC thread: must not block.
+// A tensor in a registered system shared memory region: `byte_size` bytes at `offset` from
+// the region's start (Triton's system shared memory extension).
+struct SharedMemoryRef {
+  std::string region;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
 using InferCallback = absl::AnyInvocable<void(absl::StatusOr<Tensor>) &&>;
 
 class Client {
@@ -181,6 +189,22 @@ class Client {
   void InferAsync(std::string_view layer, absl::Span<const float> input,
                   absl::Span<const int64_t> shape, InferCallback done,
                   const CallOptions& call = {});
+
+  // Triton's system shared memory extension (client_shared_memory.cc); the server must run on
+  // this host (or share /dev/shm with it). The client creates the POSIX object (shm_open,
+  // ftruncate) and registers [offset, offset + byte_size) of it as `name`; InferSharedMemory
+  // then reads the input from `input` and has the server write the answer into `output`
+  // (byte_size at least the answer's), returning the output's shape. Unregister "" = all.
+  absl::Status RegisterSystemSharedMemory(std::string_view name, std::string_view key,
+                                          uint64_t offset, uint64_t byte_size,
+                                          const CallOptions& call = {});
+  absl::Status UnregisterSystemSharedMemory(std::string_view name = "",
+                                            const CallOptions& call = {});
+  absl::StatusOr<std::vector<int64_t>> InferSharedMemory(std::string_view layer,
+                                                         absl::Span<const int64_t> shape,
+                                                         const SharedMemoryRef& input,
+                                                         const SharedMemoryRef& output,
+                                                         const CallOptions& call = {});
 
   // Open Inference Protocol health and metadata. `version` empty = the live version.
   absl::StatusOr<bool> ServerLive(const CallOptions& call = {});

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -16,9 +17,11 @@
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/core/shared_memory_registry.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/drain.h"
 #include "server/grpc/serial_executor.h"
+#include "server/grpc/shared_memory_codec.h"
 
 namespace tconv::server {
 
@@ -41,6 +44,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
     // Required; admits each ModelInfer (refuses or holds it while draining); must outlive the
     // service.
     Drain* drain = nullptr;
+    // The system shared memory regions (shared_memory_service.cc); null = the extension is off
+    // (its RPCs answer UNIMPLEMENTED). Must outlive the service.
+    SharedMemoryRegistry* shared_memory = nullptr;
   };
   explicit InferenceService(Options options);
 
@@ -93,16 +99,38 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* RepositoryModelUnload(
       CallContext* context, const inference::RepositoryModelUnloadRequest* request,
       inference::RepositoryModelUnloadResponse* response) override;
+  // In shared_memory_service.cc (Triton's system shared memory extension; the CUDA one answers
+  // UNIMPLEMENTED). Register/unregister are kControl: without a token only local peers may make
+  // the server map memory.
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(
+      CallContext* context, const inference::SystemSharedMemoryStatusRequest* request,
+      inference::SystemSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(
+      CallContext* context, const inference::SystemSharedMemoryRegisterRequest* request,
+      inference::SystemSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(
+      CallContext* context, const inference::SystemSharedMemoryUnregisterRequest* request,
+      inference::SystemSharedMemoryUnregisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryStatus(
+      CallContext* context, const inference::CudaSharedMemoryStatusRequest* request,
+      inference::CudaSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryRegister(
+      CallContext* context, const inference::CudaSharedMemoryRegisterRequest* request,
+      inference::CudaSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryUnregister(
+      CallContext* context, const inference::CudaSharedMemoryUnregisterRequest* request,
+      inference::CudaSharedMemoryUnregisterResponse* response) override;
 
  private:
   class StreamReactor;  // stream_infer.cc
 
   // What ModelInfer and a streamed request share before the batcher: readiness, the protocol's
   // rules (DecodeInferRequest) and the answer-size limit; the decoded request then carries the
-  // call's deadline and cancellation and `start` as its arrival.
-  absl::StatusOr<InferenceRequest> PrepareInfer(CallContext* context,
-                                                const inference::ModelInferRequest& request,
-                                                absl::Time start) const;
+  // call's deadline and cancellation and `start` as its arrival. `shared_memory_output` gets the
+  // region the answer goes to when the request binds its output to one.
+  absl::StatusOr<InferenceRequest> PrepareInfer(
+      CallContext* context, const inference::ModelInferRequest& request, absl::Time start,
+      std::optional<SharedMemoryTensor>* shared_memory_output) const;
   // Records the finished ModelInfer and finishes its reactor (Drain::Done for admitted ones).
   void FinishInfer(grpc::ServerUnaryReactor* reactor, const std::string& model, absl::Time start,
                    const absl::Status& status, bool admitted = true);

@@ -13,6 +13,7 @@
 #include "inference/grpc_service.pb.h"
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
+#include "server/core/shared_memory_registry.h"
 #include "tconv/kernel/conv2d_transpose.h"
 
 namespace tconv::server {
@@ -28,13 +29,17 @@ inline constexpr absl::string_view kPlatform = "keras_conv2dtranspose";
 // expected, for: not exactly one input, another input name, a datatype other than FP32, a
 // shape that is not 4 positive dimensions, a raw byte size other than product(shape) * 4,
 // raw and typed contents together, typed contents of the wrong type or count, or a requested
-// output other than "output". The version asked for is the manager's to check.
-absl::StatusOr<InferenceRequest> DecodeInferRequest(const inference::ModelInferRequest& request);
+// output other than "output". The version asked for is the manager's to check. An input whose
+// parameters name a shared memory region is read from `shared_memory` (shared_memory_codec.h).
+absl::StatusOr<InferenceRequest> DecodeInferRequest(
+    const inference::ModelInferRequest& request,
+    const SharedMemoryRegistry* shared_memory = nullptr);
 
 // Fills the response with the result in raw form (raw_output_contents), the version that
-// computed it, and echoes the id.
+// computed it, and echoes the id. Without `raw_output` the output carries only its metadata (it
+// was written to shared memory) and its raw_output_contents entry is empty, as Triton answers.
 void EncodeInferResponse(const inference::ModelInferRequest& request, const InferenceResult& result,
-                         inference::ModelInferResponse* response);
+                         inference::ModelInferResponse* response, bool raw_output = true);
 
 // Input/output tensor metadata of a layer, -1 for the dimensions that vary per request, and
 // its served version (the only one that answers).

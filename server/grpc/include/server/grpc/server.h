@@ -24,6 +24,7 @@
 #include "server/core/batcher.h"
 #include "server/core/layer_manager.h"
 #include "server/core/metrics_observer.h"
+#include "server/core/shared_memory_registry.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/drain.h"
 #include "server/grpc/serial_executor.h"
@@ -97,6 +98,7 @@ class Server {
   const Options options_;
   SerialExecutor control_;  // declared first: outlives the services and the gRPC server
   Drain drain_;
+  SharedMemoryRegistry shared_memory_;  // Triton's system shared memory regions
   std::unique_ptr<InferenceService> inference_service_;
   std::unique_ptr<LayerService> layer_service_;
   std::unique_ptr<grpc::Server> server_;
