@@ -11,7 +11,8 @@ struct FmaPeak {
 };
 
 // Runs `threads` copies of an independent-FMA loop for about `seconds` and returns the best of
-// a few trials, each thread timed on its own CPU time. 256-bit when `max_bits` is 256 even if the CPU has AVX-512.
+// a few trials, each thread timed on its own CPU time. 256-bit when `max_bits` is 256 even if the
+// CPU has AVX-512.
 FmaPeak MeasureFmaPeak(int threads, int max_bits, double seconds = 0.2);
 
 }  // namespace tconv::bench

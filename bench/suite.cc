@@ -12,7 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-Pair ReadPair(const json& value) { return {value.at(0).get<int64_t>(), value.at(1).get<int64_t>()}; }
+Pair ReadPair(const json& value) {
+  return {value.at(0).get<int64_t>(), value.at(1).get<int64_t>()};
+}
 
 absl::StatusOr<SuiteCase> ReadCase(const json& entry) {
   SuiteCase c;
@@ -41,9 +43,9 @@ absl::StatusOr<SuiteCase> ReadCase(const json& entry) {
   RETURN_IF_ERROR(c.config.Validate());
   const Pair& k = c.config.kernel_size;
   if (c.flops_per_example != 2 * c.in_h * c.in_w * c.in_c * k[0] * k[1] * c.config.filters) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("suite case ", c.name, ": flops_per_example ", c.flops_per_example,
-                     " is not 2 * H * W * C * kh * kw * filters"));
+    return absl::InvalidArgumentError(absl::StrCat("suite case ", c.name, ": flops_per_example ",
+                                                   c.flops_per_example,
+                                                   " is not 2 * H * W * C * kh * kw * filters"));
   }
   return c;
 }

@@ -5,8 +5,8 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>

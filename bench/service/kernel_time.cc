@@ -59,8 +59,7 @@ absl::Status Measure() {
   ASSIGN_OR_RETURN(auto pool, ComputePool::Create({absl::GetFlag(FLAGS_threads)}));
   std::vector<float> input(input_shape[0] * input_shape[1] * input_shape[2] * input_shape[3]);
   for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(i % 17) / 8 - 1;
-  std::vector<float> output(output_shape[0] * output_shape[1] * output_shape[2] *
-                            output_shape[3]);
+  std::vector<float> output(output_shape[0] * output_shape[1] * output_shape[2] * output_shape[3]);
   const int calls = std::max(absl::GetFlag(FLAGS_calls), 1);
   std::vector<double> micros;
   for (int i = 0; i < calls + calls / 10; ++i) {
@@ -70,8 +69,7 @@ absl::Status Measure() {
     if (i >= calls / 10) micros.push_back(took.count());
   }
   std::sort(micros.begin(), micros.end());
-  std::printf("median_us=%.1f min_us=%.1f calls=%d\n", micros[micros.size() / 2], micros[0],
-              calls);
+  std::printf("median_us=%.1f min_us=%.1f calls=%d\n", micros[micros.size() / 2], micros[0], calls);
   return absl::OkStatus();
 }
 

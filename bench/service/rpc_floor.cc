@@ -31,8 +31,7 @@ absl::Status Measure() {
   for (int i = 0; i < calls; ++i) {
     const auto start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(client->ServerLive().status());
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() -
-                                                           start)
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
                      .count());
   }
   std::sort(us.begin(), us.end());

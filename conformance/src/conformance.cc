@@ -6,8 +6,8 @@
 #include <limits>
 #include <ostream>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace tconv::tool {
@@ -45,11 +45,10 @@ Verdict JudgeGolden(const ConformanceCase& c, const ConformanceOutput& output) {
     }
   }
   if (bad == 0) return {true, ""};
-  return {false,
-          absl::StrCat(bad, " of ", c.output.size(), " elements outside tolerance; first element ",
-                       first, ": got ", output.values[first], ", want ", c.output[first],
-                       "; worst element ", worst, ": got ", output.values[worst], ", want ",
-                       c.output[worst])};
+  return {false, absl::StrCat(bad, " of ", c.output.size(),
+                              " elements outside tolerance; first element ", first, ": got ",
+                              output.values[first], ", want ", c.output[first], "; worst element ",
+                              worst, ": got ", output.values[worst], ", want ", c.output[worst])};
 }
 
 const char* ExpectedWhere(ExpectedError expected) {
@@ -80,8 +79,9 @@ Verdict Judge(const ConformanceCase& c, const absl::StatusOr<ConformanceOutput>&
       std::none_of(c.error_mentions.begin(), c.error_mentions.end(), [&](const std::string& word) {
         return absl::StrContains(result.status().message(), word);
       })) {
-    return {false, absl::StrCat("refused with \"", result.status().message(),
-                                "\", which names none of: ", absl::StrJoin(c.error_mentions, ", "))};
+    return {false,
+            absl::StrCat("refused with \"", result.status().message(),
+                         "\", which names none of: ", absl::StrJoin(c.error_mentions, ", "))};
   }
   return {true, ""};
 }

@@ -26,7 +26,8 @@ absl::Status ReadTrainable(const Json& value, LayerConfig&) {
 }
 
 // A dtype name or a policy dict: Keras 2's mixed precision {"class_name": "Policy", "config":
-// {"name": "mixed_float16"}}, Keras 3's {"class_name": "DTypePolicy", ...} for every dtype. Any floating dtype is accepted; tconv computes in float32.
+// {"name": "mixed_float16"}}, Keras 3's {"class_name": "DTypePolicy", ...} for every dtype. Any
+// floating dtype is accepted; tconv computes in float32.
 absl::Status ReadDtype(const Json& value, LayerConfig&) {
   if (value.is_null()) return absl::OkStatus();
   std::string name;

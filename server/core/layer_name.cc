@@ -19,9 +19,8 @@ absl::Status ValidateLayerName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxLayerNameLength ||
       !absl::ascii_isalnum(static_cast<unsigned char>(name[0])) ||
       !std::all_of(name.begin(), name.end(), valid_char)) {
-    return absl::InvalidArgumentError(absl::StrCat("layer name ", QuoteName(name),
-                                                   " is not a valid layer name: expected ",
-                                                   kLayerNameRule));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "layer name ", QuoteName(name), " is not a valid layer name: expected ", kLayerNameRule));
   }
   return absl::OkStatus();
 }

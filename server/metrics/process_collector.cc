@@ -66,8 +66,8 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     const double boot = BootTime();
     if (boot >= 0) {
       families.push_back(Single("process_start_time_seconds",
-                                "Start time of the process since the Unix epoch",
-                                MetricType::Gauge, boot + std::stod(stat[19]) / ticks));
+                                "Start time of the process since the Unix epoch", MetricType::Gauge,
+                                boot + std::stod(stat[19]) / ticks));
     }
   }
   std::error_code error;

@@ -157,14 +157,15 @@ struct PrometheusMetrics::State {
 PrometheusMetrics::PrometheusMetrics(std::unique_ptr<State> state) : state_(std::move(state)) {}
 PrometheusMetrics::~PrometheusMetrics() = default;
 
-absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Create(const Options& options) {
+absl::StatusOr<std::unique_ptr<PrometheusMetrics>> PrometheusMetrics::Create(
+    const Options& options) {
   auto state = std::make_unique<State>(options);
   try {
     // civetweb: one listening thread plus two workers is plenty for a scraper or two.
     state->exposer = std::make_unique<prometheus::Exposer>(options.address, 2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError("cannot serve metrics on --metrics_address=" +
-                                  options.address + ": " + e.what());
+    return absl::UnavailableError("cannot serve metrics on --metrics_address=" + options.address +
+                                  ": " + e.what());
   }
   state->exposer->RegisterCollectable(state->registry);
   state->exposer->RegisterCollectable(state->process);
@@ -188,16 +189,15 @@ void PrometheusMetrics::OnRequest(std::string_view layer, absl::StatusCode code,
   State::LayerSeries& series = state_->Find(layer);
   Counter*& counter = series.requests[code];
   if (counter == nullptr) {
-    counter = &state_->requests.Add(
-        {{"layer", series.layer}, {"code", absl::StatusCodeToString(code)}});
+    counter =
+        &state_->requests.Add({{"layer", series.layer}, {"code", absl::StatusCodeToString(code)}});
   }
   counter->Increment();
   series.request_duration->Observe(absl::ToDoubleSeconds(duration));
 }
 
-void PrometheusMetrics::OnBatch(std::string_view layer, int64_t batch_size,
-                                absl::Duration compute, const absl::Duration* queue_durations,
-                                int64_t num_requests) {
+void PrometheusMetrics::OnBatch(std::string_view layer, int64_t batch_size, absl::Duration compute,
+                                const absl::Duration* queue_durations, int64_t num_requests) {
   std::lock_guard<std::mutex> lock(state_->mu);
   State::LayerSeries& series = state_->Find(layer);
   series.inferences->Increment(static_cast<double>(batch_size));

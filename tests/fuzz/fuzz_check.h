@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define TCONV_FUZZ_CHECK(condition)                                                    \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
+#define TCONV_FUZZ_CHECK(condition)                                                         \
+  do {                                                                                      \
+    if (!(condition)) {                                                                     \
       std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #condition); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                         \
+    }                                                                                       \
   } while (0)
 
 #endif  // TCONV_TESTS_FUZZ_FUZZ_CHECK_H_

@@ -47,8 +47,7 @@ inline void CreateAndDelete(server::LayerSpec spec) {
   if (spec.kernel.empty()) {
     auto config = LayerConfig::FromJson(spec.config_json);
     // Validated configs keep kh*kw*filters <= 2^28, so with in_channels <= 2^16 this fits.
-    if (config.ok() && spec.in_channels > 0 &&
-        spec.in_channels <= LayerLimits::kMaxInChannels &&
+    if (config.ok() && spec.in_channels > 0 && spec.in_channels <= LayerLimits::kMaxInChannels &&
         config->kernel_size[0] * config->kernel_size[1] * config->filters * spec.in_channels >
             kMaxDrawnWeights) {
       return;

@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "fuzz_check.h"
-#include "fuzz_proto.h"
 #include "fuzz_layer_manager.h"
+#include "fuzz_proto.h"
 #include "server/grpc/layer_codec.h"
 #include "tconv/v1/layer_service.pb.h"
 

@@ -22,14 +22,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     elements *= dim;
   }
   TCONV_FUZZ_CHECK(static_cast<int64_t>(array->data.size()) == elements);
-  auto again = tconv::server::ParseNpy(
-      tconv::server::SerializeNpy(array->shape, array->data), "fuzz.npy");
+  auto again =
+      tconv::server::ParseNpy(tconv::server::SerializeNpy(array->shape, array->data), "fuzz.npy");
   TCONV_FUZZ_CHECK(again.ok());
   TCONV_FUZZ_CHECK(again->shape == array->shape);
   // Bitwise: NaN payloads must be kept too.
   TCONV_FUZZ_CHECK(again->data.size() == array->data.size());
-  TCONV_FUZZ_CHECK(array->data.empty() ||  // memcmp must not be given the null of an empty vector
-                   std::memcmp(again->data.data(), array->data.data(),
-                               array->data.size() * sizeof(float)) == 0);
+  TCONV_FUZZ_CHECK(
+      array->data.empty() ||  // memcmp must not be given the null of an empty vector
+      std::memcmp(again->data.data(), array->data.data(), array->data.size() * sizeof(float)) == 0);
   return 0;
 }

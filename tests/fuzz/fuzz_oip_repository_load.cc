@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "fuzz_check.h"
-#include "fuzz_proto.h"
 #include "fuzz_layer_manager.h"
+#include "fuzz_proto.h"
 #include "inference/grpc_service.pb.h"
 #include "server/grpc/oip_codec.h"
 

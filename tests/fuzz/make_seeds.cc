@@ -31,14 +31,18 @@ struct Case {
 
 std::vector<Case> ReadCases(const fs::path& dir) {
   std::vector<Case> cases;
-  for (const char* file : {"conv2d_transpose_cases.jsonl", "keras3_cases.jsonl",
-                           "conv2d_transpose_errors.jsonl"}) {
+  for (const char* file :
+       {"conv2d_transpose_cases.jsonl", "keras3_cases.jsonl", "conv2d_transpose_errors.jsonl"}) {
     std::ifstream in(dir / file);
     for (std::string line; std::getline(in, line);) {
       if (line.empty()) continue;
       const json j = json::parse(line);
-      Case c{j.at("name"), j.at("config"), j.at("input_shape").get<std::vector<int64_t>>(), {},
-             {}, {}};
+      Case c{j.at("name"),
+             j.at("config"),
+             j.at("input_shape").get<std::vector<int64_t>>(),
+             {},
+             {},
+             {}};
       // Absent or null (bias of a layer without one): left empty.
       const auto floats = [&j](const char* key) {
         return j.contains(key) && j[key].is_array() ? j[key].get<std::vector<float>>()
@@ -178,16 +182,15 @@ int main(int argc, char** argv) {
   npy.Add(NpyWithHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }", two_floats));
   npy.Add(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", two_floats));
   npy.Add(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", two_floats));
-  npy.Add(std::string("\x93NUMPY\x02\x00\x10\x00\x00\x00", 12) +
-          "{'descr': '<f4'}" + two_floats);
+  npy.Add(std::string("\x93NUMPY\x02\x00\x10\x00\x00\x00", 12) + "{'descr': '<f4'}" + two_floats);
   config.Add("{}");
   config.Add("[1, 2, 3]");
   config.Add(R"({"filters": 1e400, "kernel_size": 3})");
   config.Add(R"({"filters": 2, "kernel_size": [3, -3], "strides": "2"})");
 
-  std::printf("make_seeds: %d %d %d %d %d %d seeds (layer_config npy model_repository "
-              "oip_infer_request oip_repository_load layer_service_create)\n",
-              config.count(), npy.count(), repository.count(), infer.count(), load.count(),
-              create.count());
+  std::printf(
+      "make_seeds: %d %d %d %d %d %d seeds (layer_config npy model_repository "
+      "oip_infer_request oip_repository_load layer_service_create)\n",
+      config.count(), npy.count(), repository.count(), infer.count(), load.count(), create.count());
   return 0;
 }

@@ -45,15 +45,15 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 
 }  // namespace tconv::testing
 
-#define ASSERT_OK(expr)                                                  \
-  do {                                                                   \
+#define ASSERT_OK(expr)                                                     \
+  do {                                                                      \
     const ::absl::Status tconv_status_ = ::tconv::testing::GetStatus(expr); \
-    ASSERT_TRUE(tconv_status_.ok()) << tconv_status_;                    \
+    ASSERT_TRUE(tconv_status_.ok()) << tconv_status_;                       \
   } while (false)
-#define EXPECT_OK(expr)                                                  \
-  do {                                                                   \
+#define EXPECT_OK(expr)                                                     \
+  do {                                                                      \
     const ::absl::Status tconv_status_ = ::tconv::testing::GetStatus(expr); \
-    EXPECT_TRUE(tconv_status_.ok()) << tconv_status_;                    \
+    EXPECT_TRUE(tconv_status_.ok()) << tconv_status_;                       \
   } while (false)
 
 #endif  // TCONV_TESTS_TESTING_STATUS_MATCHERS_H_

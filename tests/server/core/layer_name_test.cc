@@ -38,8 +38,8 @@ TEST(LayerNameTest, RefusesEverythingElseStatingTheRule) {
 TEST(LayerNameTest, AHugeNameIsQuotedCutWithItsLength) {
   const std::string huge(10240, 'x');
   const absl::Status status = ValidateLayerName(huge);
-  EXPECT_THAT(status, StatusIs(kInvalid, HasSubstr("'" + std::string(64, 'x') +
-                                                   "...' (10240 bytes)")));
+  EXPECT_THAT(status,
+              StatusIs(kInvalid, HasSubstr("'" + std::string(64, 'x') + "...' (10240 bytes)")));
   EXPECT_LT(status.message().size(), 300u);
   EXPECT_THAT(status.message(), Not(HasSubstr(std::string(65, 'x'))));
 }

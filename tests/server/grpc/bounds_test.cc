@@ -118,9 +118,8 @@ TEST(BoundsTest, OtherClientStringsAreCutToo) {
   metadata.set_name("small");
   metadata.set_version(huge);
   inference::ModelMetadataResponse metadata_response;
-  EXPECT_THAT(
-      ToAbsl(server->oip().ModelMetadata(Context().get(), metadata, &metadata_response)),
-      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no version 'vvvv")));
+  EXPECT_THAT(ToAbsl(server->oip().ModelMetadata(Context().get(), metadata, &metadata_response)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no version 'vvvv")));
   inference::RepositoryIndexRequest index;
   index.set_repository_name(huge);
   inference::RepositoryIndexResponse index_response;
@@ -153,15 +152,16 @@ TEST(BoundsTest, AnOversizedAnswerIsRefusedBeforeComputingAndCounted) {
   absl::Duration refused = absl::InfiniteDuration();
   absl::Duration accepted = absl::InfiniteDuration();
   for (int round = 0; round < kRounds; ++round) {
-    refused = std::min(refused, TimeOf([&] {
-      EXPECT_THAT(
-          Infer(*server, too_big),
-          StatusIs(absl::StatusCode::kResourceExhausted,
-                   AllOf(HasSubstr("(4, 128, 128, 32)"), HasSubstr("8388608 bytes of float32"),
-                         HasSubstr("limit of 4194304 bytes"),
-                         HasSubstr("send fewer examples per request or raise "
-                                   "--max_message_bytes"))));
-    }));
+    refused = std::min(
+        refused, TimeOf([&] {
+          EXPECT_THAT(
+              Infer(*server, too_big),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       AllOf(HasSubstr("(4, 128, 128, 32)"), HasSubstr("8388608 bytes of float32"),
+                             HasSubstr("limit of 4194304 bytes"),
+                             HasSubstr("send fewer examples per request or raise "
+                                       "--max_message_bytes"))));
+        }));
     accepted = std::min(accepted, TimeOf([&] { EXPECT_OK(Infer(*server, fits)); }));
   }
   // The kernel ran only for the accepted requests' examples.

@@ -33,9 +33,10 @@ TEST(ServerBinaryTest, HelpListsTheServersFlagsWithDefaultsAndExitsZero) {
     EXPECT_THAT(run.out, ::testing::HasSubstr(expected));
   }
   EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("--flagfile")));  // Abseil's own
-  EXPECT_THAT(run.out, ::testing::Not(::testing::HasSubstr("tconv-server serving")));  // did not start
-  const tconv::testing::ToolRun full = tconv::testing::RunTool(
-      {TCONV_SERVER_BINARY, "--helpfull"}, dir.path(), absl::Seconds(30));
+  EXPECT_THAT(run.out,
+              ::testing::Not(::testing::HasSubstr("tconv-server serving")));  // did not start
+  const tconv::testing::ToolRun full =
+      tconv::testing::RunTool({TCONV_SERVER_BINARY, "--helpfull"}, dir.path(), absl::Seconds(30));
   EXPECT_THAT(full.out, ::testing::HasSubstr("--flagfile"));
 }
 

@@ -11,11 +11,11 @@
 namespace tconv::server {
 namespace {
 
+using tconv::testing::HttpGet;
+using tconv::testing::SampleValue;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Optional;
-using tconv::testing::HttpGet;
-using tconv::testing::SampleValue;
 
 class PrometheusMetricsTest : public ::testing::Test {
  protected:
@@ -51,9 +51,9 @@ TEST_F(PrometheusMetricsTest, CountsRequestsByLayerAndCode) {
   const std::string text = Scrape();
   EXPECT_THAT(SampleValue(text, "tconv_requests_total", {{"layer", "gen"}, {"code", "OK"}}),
               Optional(3.0));
-  EXPECT_THAT(SampleValue(text, "tconv_requests_total",
-                          {{"layer", "gen"}, {"code", "INVALID_ARGUMENT"}}),
-              Optional(1.0));
+  EXPECT_THAT(
+      SampleValue(text, "tconv_requests_total", {{"layer", "gen"}, {"code", "INVALID_ARGUMENT"}}),
+      Optional(1.0));
   EXPECT_THAT(SampleValue(text, "tconv_request_duration_seconds_count", {{"layer", "gen"}}),
               Optional(4.0));
   // 150 µs falls in the (100 µs, 200 µs] bucket; 2 ms in (1 ms, 2 ms].
@@ -76,8 +76,7 @@ TEST_F(PrometheusMetricsTest, RecordsBatches) {
   metrics_->OnQueueDepth("gen", 7);
   const std::string text = Scrape();
   EXPECT_THAT(SampleValue(text, "tconv_inferences_total", {{"layer", "gen"}}), Optional(5.0));
-  EXPECT_THAT(SampleValue(text, "tconv_batch_executions_total", {{"layer", "gen"}}),
-              Optional(1.0));
+  EXPECT_THAT(SampleValue(text, "tconv_batch_executions_total", {{"layer", "gen"}}), Optional(1.0));
   EXPECT_THAT(SampleValue(text, "tconv_batch_size_sum", {{"layer", "gen"}}), Optional(5.0));
   EXPECT_THAT(SampleValue(text, "tconv_batch_size_bucket", {{"layer", "gen"}, {"le", "4"}}),
               Optional(0.0));

@@ -30,11 +30,35 @@ enum class DataFormat { kChannelsLast, kChannelsFirst };
 // kHardSigmoidKeras3, and ToJson writes the DTypePolicy marker back for it. Keras 3 spellings
 // of Keras 2 names ("silu" for swish) are read as the same function.
 enum class Activation {
-  kLinear, kRelu, kElu, kSelu, kSoftmax, kSoftplus, kSoftsign,
-  kTanh, kSigmoid, kHardSigmoid, kExponential, kSwish, kGelu,
+  kLinear,
+  kRelu,
+  kElu,
+  kSelu,
+  kSoftmax,
+  kSoftplus,
+  kSoftsign,
+  kTanh,
+  kSigmoid,
+  kHardSigmoid,
+  kExponential,
+  kSwish,
+  kGelu,
   // Keras 3 only.
-  kHardSigmoidKeras3, kRelu6, kLeakyRelu, kHardSilu, kMish, kLogSigmoid, kHardTanh, kCelu,
-  kTanhShrink, kSoftShrink, kHardShrink, kSparsePlus, kSparseSigmoid, kSquareplus, kLogSoftmax,
+  kHardSigmoidKeras3,
+  kRelu6,
+  kLeakyRelu,
+  kHardSilu,
+  kMish,
+  kLogSigmoid,
+  kHardTanh,
+  kCelu,
+  kTanhShrink,
+  kSoftShrink,
+  kHardShrink,
+  kSparsePlus,
+  kSparseSigmoid,
+  kSquareplus,
+  kLogSoftmax,
   kSparsemax,
 };
 
@@ -54,13 +78,13 @@ using Pair = std::array<int64_t, 2>;
 // Limits that keep one layer's buffers addressable and its memory bounded. Configurations
 // beyond them are refused with INVALID_ARGUMENT instead of risking overflow or OOM.
 struct LayerLimits {
-  static constexpr int64_t kMaxFilters = 1 << 16;         // output channels
-  static constexpr int64_t kMaxInChannels = 1 << 16;      // input channels
-  static constexpr int64_t kMaxKernelSize = 64;           // per axis
-  static constexpr int64_t kMaxStride = 64;               // per axis
-  static constexpr int64_t kMaxDilation = 64;             // per axis
+  static constexpr int64_t kMaxFilters = 1 << 16;                  // output channels
+  static constexpr int64_t kMaxInChannels = 1 << 16;               // input channels
+  static constexpr int64_t kMaxKernelSize = 64;                    // per axis
+  static constexpr int64_t kMaxStride = 64;                        // per axis
+  static constexpr int64_t kMaxDilation = 64;                      // per axis
   static constexpr int64_t kMaxKernelElements = int64_t{1} << 28;  // kh*kw*F*C: 1 GiB float32
-  static constexpr int64_t kMaxSpatial = 1 << 16;         // input or output H/W
+  static constexpr int64_t kMaxSpatial = 1 << 16;                  // input or output H/W
   static constexpr int64_t kMaxTensorElements = int64_t{1} << 30;  // input or output: 4 GiB
 };
 
@@ -86,7 +110,7 @@ struct LayerConfig {
   Pair kernel_size = {0, 0};              // required, > 0
   Pair strides = {1, 1};
   Padding padding = Padding::kValid;
-  std::optional<Pair> output_padding;     // nullopt is Keras' None, which differs from 0 (§3)
+  std::optional<Pair> output_padding;  // nullopt is Keras' None, which differs from 0 (§3)
   DataFormat data_format = DataFormat::kChannelsLast;
   Pair dilation_rate = {1, 1};
   Activation activation = Activation::kLinear;

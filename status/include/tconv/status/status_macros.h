@@ -22,8 +22,8 @@
 // its status from the enclosing function.
 #define ASSIGN_OR_RETURN(lhs, expr) \
   TCONV_ASSIGN_OR_RETURN_IMPL_(TCONV_STATUS_CONCAT_(tconv_statusor_, __LINE__), lhs, expr)
-#define TCONV_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define TCONV_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 
