@@ -1,11 +1,11 @@
-#include "server/core/layer_entry.h"
+#include "layer_entry.h"
 
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 #include "tconv/kernel/status_macros.h"
 
 namespace tconv::server {

@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/layer_entry.h"
-#include "server/core/layer_manager_impl.h"
-#include "server/core/layer_name.h"
+#include "layer_entry.h"
+#include "layer_manager_impl.h"
+#include "tconv/repository/layer_name.h"
 #include "tconv/kernel/status_macros.h"
 
 namespace tconv::server {

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "tconv/client/client.h"
 #include "testing/status_matchers.h"
-#include "tests/client/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::client {
 namespace {
@@ -55,7 +55,7 @@ LayerSpec Seeded() {
 }
 
 TEST(SharedMemoryClientTest, InferThroughARegisteredRegionMatchesInfer) {
-  auto server = testing::TestServer::Start();
+  auto server = server::testing::TestServer::Start();
   ASSERT_OK(server);
   auto client = Client::Create((*server)->address());
   ASSERT_OK(client);

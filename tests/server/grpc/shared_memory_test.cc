@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
 #include "tests/client/golden_cases.h"
-#include "tests/server/grpc/test_server.h"
+#include "testing/test_server.h"
 
 namespace tconv::server::testing {
 namespace {
