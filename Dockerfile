@@ -18,6 +18,7 @@ COPY cmake/ cmake/
 COPY proto/ proto/
 COPY status/ status/
 COPY npy/ npy/
+COPY repository/ repository/
 COPY conformance/ conformance/
 COPY kernel/ kernel/
 COPY server/ server/

@@ -11,8 +11,8 @@
 #include "absl/time/clock.h"
 #include "keras_model.h"
 #include "remote_common.h"
-#include "server/core/layer_name.h"
-#include "server/core/model_repository.h"
+#include "tconv/repository/layer_name.h"
+#include "tconv/repository/model_repository.h"
 #include "tconv/kernel/status_macros.h"
 
 namespace tconv::tool {

@@ -1,4 +1,4 @@
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "server/core/model_repository.h"
+#include "tconv/repository/model_repository.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/core/model_repository_config.h"
+#include "tconv/repository/model_repository_config.h"
 #include "tconv/kernel/status_macros.h"
 #include "tconv/npy/npy.h"
 

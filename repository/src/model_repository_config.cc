@@ -1,4 +1,4 @@
-#include "server/core/model_repository_config.h"
+#include "tconv/repository/model_repository_config.h"
 
 #include <string_view>
 

@@ -19,11 +19,6 @@ using internal::BatchQueue;
 using internal::BatchScheduler;
 using internal::QueuedRequest;
 
-// Limits of BatchingOptions::Validate: beyond them a setting is a typo, not a configuration.
-constexpr int64_t kMaxBatchSizeLimit = 4096;
-constexpr absl::Duration kMaxBatchTimeout = absl::Seconds(10);
-constexpr int64_t kMaxQueueSizeLimit = 1'000'000;
-
 // Elements of `shape`, or -1 when the product does not fit in int64_t.
 int64_t ElementCount(const Shape4& shape) {
   int64_t count = 1;
@@ -76,23 +71,6 @@ class BatcherImpl final : public Batcher {
 };
 
 }  // namespace
-
-absl::Status BatchingOptions::Validate() const {
-  if (max_batch_size < 1 || max_batch_size > kMaxBatchSizeLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("max_batch_size must be in [1, ",
-                                                   kMaxBatchSizeLimit, "], got ", max_batch_size));
-  }
-  if (batch_timeout < absl::ZeroDuration() || batch_timeout > kMaxBatchTimeout) {
-    return absl::InvalidArgumentError(absl::StrCat("batch_timeout must be in [0, ",
-                                                   absl::FormatDuration(kMaxBatchTimeout),
-                                                   "], got ", absl::FormatDuration(batch_timeout)));
-  }
-  if (max_queue_size < 1 || max_queue_size > kMaxQueueSizeLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("max_queue_size must be in [1, ",
-                                                   kMaxQueueSizeLimit, "], got ", max_queue_size));
-  }
-  return absl::OkStatus();
-}
 
 // One batch worker per pool thread. A batch's kernel run may use fewer threads than the pool
 // has (small layers stay below the kernel's parallel grain), so with fewer workers cores would

@@ -25,7 +25,7 @@
 #include "server/core/inference_statistics.h"
 #include "server/core/layer_manager.h"
 #include "server/core/layer_registry.h"
-#include "server/core/model_repository.h"
+#include "tconv/repository/model_repository.h"
 
 namespace tconv::server {
 

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 #include "server/grpc/oip_codec.h"
 #include "server/grpc/status_edge.h"
 #include "tconv/kernel/status_macros.h"

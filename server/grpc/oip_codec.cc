@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 #include "server/grpc/shared_memory_codec.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/kernel/status_macros.h"

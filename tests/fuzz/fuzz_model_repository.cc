@@ -16,7 +16,7 @@
 
 #include "fuzz_check.h"
 #include "fuzz_files.h"
-#include "server/core/model_repository.h"
+#include "tconv/repository/model_repository.h"
 
 namespace {
 

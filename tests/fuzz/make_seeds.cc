@@ -12,7 +12,7 @@
 #include "fuzz_files.h"
 #include "inference/grpc_service.pb.h"
 #include "nlohmann/json.hpp"
-#include "server/core/model_repository_config.h"
+#include "tconv/repository/model_repository_config.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/npy/npy.h"
 #include "tconv/v1/layer_service.pb.h"

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/layer_manager.h"
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 #include "testing/status_matchers.h"
 #include "tests/server/core/layer_manager_test_util.h"
 

@@ -1,5 +1,5 @@
 // The layer-name rule every entry point shares, and how names are quoted in messages.
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "server/core/model_repository.h"
+#include "tconv/repository/model_repository.h"
 
 #include <cmath>
 #include <cstring>

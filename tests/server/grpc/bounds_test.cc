@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/layer_name.h"
+#include "tconv/repository/layer_name.h"
 #include "testing/status_matchers.h"
 #include "testing/test_server.h"
 

@@ -2,8 +2,8 @@
 // GetLayer, DeleteLayer, inference, model metadata, repository load/unload, and folder names
 // read from disk. Names are also repository folder names, so the rule keeps them short, free
 // of path separators and never hidden (temp folders start with '.').
-#ifndef TCONV_SERVER_CORE_LAYER_NAME_H_
-#define TCONV_SERVER_CORE_LAYER_NAME_H_
+#ifndef TCONV_REPOSITORY_LAYER_NAME_H_
+#define TCONV_REPOSITORY_LAYER_NAME_H_
 
 #include <cstddef>
 #include <string>
@@ -27,4 +27,4 @@ std::string QuoteName(absl::string_view text);
 
 }  // namespace tconv::server
 
-#endif  // TCONV_SERVER_CORE_LAYER_NAME_H_
+#endif  // TCONV_REPOSITORY_LAYER_NAME_H_

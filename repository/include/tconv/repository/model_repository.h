@@ -11,8 +11,8 @@
 // never a mix; Open() finishes or rolls back what a crash interrupted.
 //
 // Not thread-safe for writes: the LayerManager serializes Save/Remove/Open. Loads only read.
-#ifndef TCONV_SERVER_CORE_MODEL_REPOSITORY_H_
-#define TCONV_SERVER_CORE_MODEL_REPOSITORY_H_
+#ifndef TCONV_REPOSITORY_MODEL_REPOSITORY_H_
+#define TCONV_REPOSITORY_MODEL_REPOSITORY_H_
 
 #include <cstdint>
 #include <memory>
@@ -23,8 +23,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/core/batcher.h"
-#include "server/core/layer_name.h"  // ValidateLayerName, for folder names
+#include "tconv/repository/batching_options.h"
+#include "tconv/repository/layer_name.h"  // ValidateLayerName, for folder names
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
 
@@ -87,4 +87,4 @@ class ModelRepository {
 
 }  // namespace tconv::server
 
-#endif  // TCONV_SERVER_CORE_MODEL_REPOSITORY_H_
+#endif  // TCONV_REPOSITORY_MODEL_REPOSITORY_H_

@@ -1,7 +1,7 @@
 // The config.json of a repository folder (internal to the model repository; README.md
 // documents the format for users).
-#ifndef TCONV_SERVER_CORE_MODEL_REPOSITORY_CONFIG_H_
-#define TCONV_SERVER_CORE_MODEL_REPOSITORY_CONFIG_H_
+#ifndef TCONV_REPOSITORY_MODEL_REPOSITORY_CONFIG_H_
+#define TCONV_REPOSITORY_MODEL_REPOSITORY_CONFIG_H_
 
 #include <cstdint>
 #include <optional>
@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/core/batcher.h"
+#include "tconv/repository/batching_options.h"
 #include "tconv/kernel/layer_config.h"
 
 namespace tconv::server::internal {
@@ -37,4 +37,4 @@ absl::StatusOr<LayerConfigFile> DecodeLayerConfigFile(const std::string& text,
 
 }  // namespace tconv::server::internal
 
-#endif  // TCONV_SERVER_CORE_MODEL_REPOSITORY_CONFIG_H_
+#endif  // TCONV_REPOSITORY_MODEL_REPOSITORY_CONFIG_H_
