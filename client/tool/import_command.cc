@@ -11,9 +11,9 @@
 #include "absl/time/clock.h"
 #include "keras_model.h"
 #include "remote_common.h"
+#include "tconv/kernel/status_macros.h"
 #include "tconv/repository/layer_name.h"
 #include "tconv/repository/model_repository.h"
-#include "tconv/kernel/status_macros.h"
 
 namespace tconv::tool {
 namespace {

@@ -14,9 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tconv/repository/model_repository_config.h"
 #include "tconv/kernel/status_macros.h"
 #include "tconv/npy/npy.h"
+#include "tconv/repository/model_repository_config.h"
 
 namespace tconv::server {
 namespace fs = std::filesystem;

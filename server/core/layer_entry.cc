@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tconv/repository/layer_name.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/repository/layer_name.h"
 
 namespace tconv::server {
 

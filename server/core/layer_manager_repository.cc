@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "layer_entry.h"
 #include "layer_manager_impl.h"
-#include "tconv/repository/layer_name.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/repository/layer_name.h"
 
 namespace tconv::server {
 

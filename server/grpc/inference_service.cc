@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tconv/repository/layer_name.h"
 #include "server/grpc/oip_codec.h"
 #include "server/grpc/status_edge.h"
 #include "tconv/kernel/status_macros.h"
+#include "tconv/repository/layer_name.h"
 
 namespace tconv::server {
 namespace {

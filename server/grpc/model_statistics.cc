@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/core/inference_statistics.h"
-#include "tconv/repository/layer_name.h"
 #include "server/grpc/inference_service.h"
 #include "server/grpc/status_edge.h"
+#include "tconv/repository/layer_name.h"
 
 namespace tconv::server {
 namespace {

@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "tconv/repository/layer_name.h"
 #include "server/grpc/shared_memory_codec.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/kernel/status_macros.h"
 #include "tconv/npy/npy.h"
+#include "tconv/repository/layer_name.h"
 
 namespace tconv::server {
 namespace {

@@ -12,9 +12,9 @@
 #include "fuzz_files.h"
 #include "inference/grpc_service.pb.h"
 #include "nlohmann/json.hpp"
-#include "tconv/repository/model_repository_config.h"
 #include "tconv/kernel/layer_config.h"
 #include "tconv/npy/npy.h"
+#include "tconv/repository/model_repository_config.h"
 #include "tconv/v1/layer_service.pb.h"
 
 namespace {

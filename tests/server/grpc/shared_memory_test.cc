@@ -16,8 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/status_matchers.h"
-#include "tests/client/golden_cases.h"
 #include "testing/test_server.h"
+#include "tests/client/golden_cases.h"
 
 namespace tconv::server::testing {
 namespace {

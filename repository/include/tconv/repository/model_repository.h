@@ -23,10 +23,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tconv/repository/batching_options.h"
-#include "tconv/repository/layer_name.h"  // ValidateLayerName, for folder names
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
+#include "tconv/repository/batching_options.h"
+#include "tconv/repository/layer_name.h"  // ValidateLayerName, for folder names
 
 namespace tconv::server {
 

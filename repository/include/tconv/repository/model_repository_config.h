@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "tconv/repository/batching_options.h"
 #include "tconv/kernel/layer_config.h"
+#include "tconv/repository/batching_options.h"
 
 namespace tconv::server::internal {
 

@@ -14,9 +14,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/core/metrics_observer.h"
-#include "tconv/repository/batching_options.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
+#include "tconv/repository/batching_options.h"
 
 namespace tconv::server {
 
