@@ -3,6 +3,8 @@ set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+# compile_commands.json, for clang-tidy (scripts/lint.sh).
+set(CMAKE_EXPORT_COMPILE_COMMANDS ON)
 # A compiler cache, when the machine has one (scripts/install-deps.sh installs it): CI's several
 # builds (Release, ASan+UBSan, TSan) and later runs on the same machine reuse its objects.
 find_program(TCONV_CCACHE ccache)

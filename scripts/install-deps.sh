@@ -27,6 +27,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(python3 python3-venv python3-numpy openssl libb64-0d clang-14
+                       clang-format-14 clang-tidy-14
                        libclang-rt-14-dev) ;;
     --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
     --deploy)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this), from a fresh clone:
-# installs the Debian packages, builds once, runs every test but the benchmarks, then
-# rebuilds the GoogleTest tests (unit and in-process/subprocess integration) under
-# AddressSanitizer+UBSan and the unit tests under ThreadSanitizer and runs them, then runs each
-# libFuzzer target of tests/fuzz for TCONV_FUZZ_SECONDS (default 60) under ASan+UBSan.
+# installs the Debian packages, builds once, checks formatting and clang-tidy (scripts/lint.sh),
+# runs every test but the benchmarks, then rebuilds the GoogleTest tests (unit and
+# in-process/subprocess integration) under AddressSanitizer+UBSan and the unit tests under
+# ThreadSanitizer and runs them, then runs each libFuzzer target of tests/fuzz for
+# TCONV_FUZZ_SECONDS (default 60) under ASan+UBSan.
 # Usage: scripts/test.sh [--no-sanitizers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ scripts/install-deps.sh --test --deploy
 step "build (Release, warnings as errors)"
 cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Release -DTCONV_WERROR=ON
 cmake --build build/test -j "$jobs"
+
+step "formatting and clang-tidy"
+scripts/lint.sh build/test
 
 step "tests (all but benchmarks)"
 ctest --test-dir build/test -LE Benchmark --output-on-failure -j "$jobs" --timeout 1200

@@ -118,7 +118,7 @@ absl::Status StartProcess(Process& process) {
   PrometheusMetrics::Options metrics_options;
   metrics_options.address = absl::GetFlag(FLAGS_metrics_address);
   metrics_options.version = TCONV_VERSION;
-  ASSIGN_OR_RETURN(process.metrics, PrometheusMetrics::Create(std::move(metrics_options)));
+  ASSIGN_OR_RETURN(process.metrics, PrometheusMetrics::Create(metrics_options));
   LayerManager::Options manager_options;
   manager_options.repository_dir = absl::GetFlag(FLAGS_model_repository);
   manager_options.default_batching = batching;

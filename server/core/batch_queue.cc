@@ -170,12 +170,13 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     InferenceResult result;
     result.shape = live[i]->output_shape;
     const int64_t size = result.shape[0] * row;
+    // NOLINTBEGIN(bugprone-use-after-move): `output` is moved only when the loop has one pass
     if (live.size() == 1) {
       result.output = std::move(output);  // the whole run is this request's answer
     } else {
-      // NOLINTNEXTLINE(bugprone-use-after-move): moved only when the loop has one pass
       result.output.assign(output.begin() + offset, output.begin() + offset + size);
     }
+    // NOLINTEND(bugprone-use-after-move)
     offset += size;
     result.queue_duration = queue_durations[i];
     result.compute_duration = compute;

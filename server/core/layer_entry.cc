@@ -82,12 +82,12 @@ bool SameContent(const ServedLayer& served, const Conv2DTranspose& loaded,
 absl::StatusOr<std::shared_ptr<const ServedLayer>> BuildEntry(
     const std::string& name, std::shared_ptr<const Conv2DTranspose> layer,
     const BatchingOptions& batching, absl::Time created, int64_t version,
-    std::shared_ptr<BatchExecutor> executor,
+    const std::shared_ptr<BatchExecutor>& executor,
     std::shared_ptr<InferenceStatistics::Version> statistics) {
   auto entry = std::make_shared<ServedLayer>();
   entry->statistics = std::move(statistics);
-  ASSIGN_OR_RETURN(entry->batcher, Batcher::Create(batching, name, layer, std::move(executor),
-                                                   entry->statistics.get()));
+  ASSIGN_OR_RETURN(entry->batcher,
+                   Batcher::Create(batching, name, layer, executor, entry->statistics.get()));
   const LayerConfig& config = layer->config();
   const int64_t in_channels = layer->in_channels();
   entry->info = {name,

@@ -43,7 +43,7 @@ bool SameContent(const ServedLayer& served, const Conv2DTranspose& loaded,
 absl::StatusOr<std::shared_ptr<const ServedLayer>> BuildEntry(
     const std::string& name, std::shared_ptr<const Conv2DTranspose> layer,
     const BatchingOptions& batching, absl::Time created, int64_t version,
-    std::shared_ptr<BatchExecutor> executor,
+    const std::shared_ptr<BatchExecutor>& executor,
     std::shared_ptr<InferenceStatistics::Version> statistics);
 
 }  // namespace tconv::server

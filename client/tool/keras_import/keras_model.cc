@@ -148,11 +148,11 @@ absl::StatusOr<std::pair<Float32Array, std::optional<Float32Array>>> H5Weights(
     if (parts.size() < 2 || parts[parts.size() - 2] != layer.name) continue;
     std::string variable = parts.back();
     if (absl::EndsWith(variable, ":0")) variable.resize(variable.size() - 2);
-    if (variable == "kernel")
-      kernel_path = group + "/" + name;
-    else if (variable == "bias")
-      bias_path = group + "/" + name;
-    else {
+    if (variable == "kernel") {
+      kernel_path = absl::StrCat(group, "/", name);
+    } else if (variable == "bias") {
+      bias_path = absl::StrCat(group, "/", name);
+    } else {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": unexpected weight ", name, " in ", group));
     }
