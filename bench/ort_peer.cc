@@ -1,5 +1,6 @@
 #include "ort_peer.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ absl::Status WriteFloats(const std::string& path, const std::vector<float>& valu
 
 absl::StatusOr<std::unique_ptr<OrtPeer>> OrtPeer::Start(const std::string& python,
                                                         const std::string& script) {
+  // A child that died (a bad interpreter, an import error) must turn into an error status on
+  // the next command, not end the benchmark with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   char pattern[] = "/tmp/tconv_bench_ort.XXXXXX";
   if (mkdtemp(pattern) == nullptr) return absl::UnavailableError("cannot make a scratch folder");
   int to_child[2], from_child[2];
