@@ -1,11 +1,15 @@
-// tconv_bench: tconv's fast path against oneDNN's deconvolution and PyTorch's conv_transpose2d
-// on the layer suite, in one process and run, at 1 and 2 threads. Every case is first checked
-// against tconv's reference (every library, within the conformance tolerance); then each is
-// timed (median of >= 10 calls after warm-up) and the tables of report.h are printed.
+// tconv_bench: tconv's fast path against oneDNN's deconvolution, PyTorch's conv_transpose2d,
+// XNNPACK's deconvolution and ONNX Runtime's ConvTranspose on the layer suite, in one run, at 1
+// and 2 threads. Every case is first checked against tconv's reference (every library, within
+// the conformance tolerance); then each is timed (median of >= 12 calls after warm-up) and the
+// tables of report.h are printed. ONNX Runtime runs in a Python child process (ort_peer.h),
+// only when --ort_python names the interpreter of its venv (bench/run.sh makes it).
 //
 //   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING[,SUBSTRING...]]
 //               [--seconds=0.25] [--clock=thread_cpu] [--plot_data=FILE]
-//               [Google Benchmark flags]
+//               [--ort_python=build/venvs/ort/bin/python] [Google Benchmark flags]
+#include <dirent.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -14,6 +18,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +30,7 @@
 #include "benchmark/benchmark.h"
 #include "fma_peak.h"
 #include "onednn_peer.h"
+#include "ort_peer.h"
 #include "report.h"
 #include "suite.h"
 #include "tconv/kernel/compute_pool.h"
@@ -32,6 +38,7 @@
 #include "testing/layout.h"
 #include "torch_peer.h"
 #include "workload.h"
+#include "xnnpack_peer.h"
 
 namespace tconv::bench {
 namespace {
@@ -45,8 +52,12 @@ struct Options {
   // shared, oversubscribed machine that leaves out the time spent waiting for a CPU. Both
   // libraries run single-threaded work on the calling thread, so it stays a fair comparison.
   bool thread_cpu_clock = false;
-  std::string plot_data;  // where to write the ratios bench/plot.gp draws (empty: nowhere)
+  std::string plot_data;   // where to write the ratios bench/plot.gp draws (empty: nowhere)
+  std::string ort_python;  // the ONNX Runtime venv's python; empty: ORT is not run
 };
+
+// The ONNX Runtime child process, when it runs (ort_peer.h).
+OrtPeer* ort = nullptr;
 
 // The machine's load, printed with the results: the machines are shared, and a load above the
 // core count means the timings (2-thread ones most) include waiting for a CPU.
@@ -70,13 +81,15 @@ double NowMs(bool thread_cpu) {
 }
 
 // One library's forward pass on a workload: `run` is what is timed, `nhwc` returns its last
-// answer in NHWC for the check.
+// answer in NHWC for the check. A contender in another process (ONNX Runtime) has `round`
+// instead: one whole round (untimed calls, then timed ones) timed there, its milliseconds back.
 struct Contender {
   std::string name;
   std::function<void()> run;
   std::function<std::vector<float>()> nhwc;
   double* median_ms = nullptr;
   std::vector<double> ms;
+  std::function<absl::StatusOr<std::vector<double>>()> round;
 };
 
 double Median(std::vector<double> v) {
@@ -90,11 +103,28 @@ double Median(std::vector<double> v) {
 // core from the next contender's threads and doubled its small 2-thread timings. Each library
 // then starts its round from idle workers, like the other, and keeps its own spinning between
 // its own back-to-back calls (what a caller of that library sees).
+// ONNX Runtime's intra-op workers spin in the child process the same way, so its threads'
+// CPU time counts too (/proc/PID/task/*/schedstat: nanoseconds on a CPU, per thread).
+double ChildCpuMs(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return 0;
+  double ms = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream schedstat(absl::StrCat(tasks, "/", entry->d_name, "/schedstat"));
+    double ns = 0;
+    if (schedstat >> ns) ms += ns * 1e-6;
+  }
+  closedir(dir);
+  return ms;
+}
+
 void WaitForIdleWorkers() {
   auto process_cpu_ms = [] {
     timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6 + (ort != nullptr ? ChildCpuMs(ort->pid()) : 0);
   };
   for (int i = 0; i < 100; ++i) {
     const double before = process_cpu_ms();
@@ -114,7 +144,8 @@ constexpr int kCallsPerRound = 3;
 constexpr int kMinCalls = 12;
 constexpr int kMaxRounds = 2000;
 
-// Times tconv (channels_last and channels_first), oneDNN and PyTorch on one workload, interleaved
+// Times tconv (channels_last and channels_first), oneDNN, PyTorch, XNNPACK and ONNX Runtime on
+// one workload, interleaved
 // round by round so that all see the same load on a shared machine. Each answer is checked
 // against the reference first; a contender that disagrees is reported and not timed.
 void BenchCase(benchmark::State& state, Workload* w, int threads, const Options* options,
@@ -135,6 +166,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
                  [&] { (void)(*cl)->Run(w->input, in_nhwc, absl::MakeSpan(out_cl), pool); },
                  [&] { return out_cl; },
                  &row->tconv_ms,
+                 {},
                  {}});
   all.push_back({"tconv channels_first",
                  [&] { (void)(*cf)->Run(w->nchw, in_nchw, absl::MakeSpan(out_cf), pool); },
@@ -143,6 +175,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
                                                      w->out[1] * w->out[2]);
                  },
                  &row->tconv_cf_ms,
+                 {},
                  {}});
   OneDnnDeconvolution::SetThreads(threads);
   auto peer = OneDnnDeconvolution::Create(w->c.config, w->weights, in_nhwc);
@@ -151,6 +184,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
                    [&] { (*peer)->Run(w->input.data(), out_dnnl.data()); },
                    [&] { return out_dnnl; },
                    &row->onednn_ms,
+                   {},
                    {}});
   }
   TorchDeconvolution::SetThreads(threads);
@@ -161,9 +195,44 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
                    [&] { (*torch)->Run(w->input.data(), out_torch.data()); },
                    [&] { return out_torch; },
                    &row->torch_ms,
+                   {},
                    {}});
   } else if (torch.status().code() != absl::StatusCode::kUnimplemented) {
     w->error = torch.status().ToString();
+  }
+  std::vector<float> out_xnn(out_cl.size());
+  auto xnn = XnnpackDeconvolution::Create(w->c.config, w->weights, in_nhwc, threads);
+  if (xnn.ok()) {
+    all.push_back({"XNNPACK",
+                   [&] {
+                     if (absl::Status s = (*xnn)->Run(w->input.data(), out_xnn.data()); !s.ok())
+                       w->error = s.ToString();
+                   },
+                   [&] { return out_xnn; },
+                   &row->xnnpack_ms,
+                   {},
+                   {}});
+  } else if (xnn.status().code() != absl::StatusCode::kUnimplemented) {
+    w->error = xnn.status().ToString();
+  }
+  // ONNX Runtime's first answer comes from loading the layer; its rounds run in the child.
+  std::vector<float> out_ort;
+  if (ort != nullptr) {
+    auto answer = ort->Load(w->c.config, w->weights, w->input, in_nhwc, threads);
+    if (answer.ok()) {
+      out_ort = *std::move(answer);
+      all.push_back({"ONNX Runtime",
+                     [] {},
+                     [&] { return out_ort; },
+                     &row->ort_ms,
+                     {},
+                     [&] {
+                       return ort->Round(std::chrono::duration<double, std::milli>(kWarmUp).count(),
+                                         kCallsPerRound, cpu_clock);
+                     }});
+    } else {
+      w->error = answer.status().ToString();
+    }
   }
   std::vector<Contender> timed;
   for (Contender& c : all) {
@@ -182,6 +251,15 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
     for (int round = 0; round < kMaxRounds; ++round) {
       for (Contender& c : timed) {
         WaitForIdleWorkers();
+        if (c.round) {
+          auto ms = c.round();
+          if (!ms.ok()) {
+            w->error = absl::StrCat(c.name, ": ", ms.status().ToString());
+            return state.SkipWithError(w->error.c_str());
+          }
+          c.ms.insert(c.ms.end(), ms->begin(), ms->end());
+          continue;
+        }
         const auto warm_until = Clock::now() + kWarmUp;
         do {
           c.run();
@@ -198,19 +276,31 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
     state.SetIterationTime(Median(timed[0].ms) * 1e-3);
   }
   for (Contender& c : timed) *c.median_ms = Median(c.ms);
+  if (ort != nullptr) (void)ort->Drop();
   state.counters["tconv_ms"] = row->tconv_ms;
   state.counters["onednn_ms"] = row->onednn_ms;
   state.counters["torch_ms"] = row->torch_ms;
+  state.counters["xnnpack_ms"] = row->xnnpack_ms;
+  state.counters["ort_ms"] = row->ort_ms;
 }
 
+// "geomean <what> time ratio: 1T=<x> 2T=<y>", and with `below1` " below1=<n1>/<n2>": per
+// table, the cases where the best peer is faster than tconv.
 void PrintRatioLine(const char* what, const std::vector<Table>& tables,
-                    const std::vector<Ratios>& geomeans, double Ratios::*ratio) {
+                    const std::vector<Ratios>& geomeans, double Ratios::*ratio,
+                    bool below1 = false) {
   std::printf("geomean %s time ratio:", what);
   for (size_t t = 0; t < tables.size(); ++t) {
     if (geomeans[t].*ratio > 0) {
       std::printf(" %dT=%.2f", tables[t].threads, geomeans[t].*ratio);
     } else {
       std::printf(" %dT=n/a", tables[t].threads);
+    }
+  }
+  if (below1) {
+    std::printf(" below1=");
+    for (size_t t = 0; t < tables.size(); ++t) {
+      std::printf("%s%d", t == 0 ? "" : "/", geomeans[t].best_peer_below1);
     }
   }
   std::printf("\n");
@@ -233,6 +323,8 @@ Options ParseOptions(int argc, char** argv) {
       o.seconds = std::atof(value("seconds"));
     } else if (value("plot_data")) {
       o.plot_data = value("plot_data");
+    } else if (value("ort_python")) {
+      o.ort_python = value("ort_python");
     } else if (arg == "--clock=thread_cpu") {
       o.thread_cpu_clock = true;
     } else if (value("threads")) {
@@ -263,6 +355,21 @@ int main(int argc, char** argv) {
   }
   std::printf("%s; %s\n", OneDnnDeconvolution::Describe().c_str(), LoadAverage().c_str());
   std::printf("%s\n", TorchDeconvolution::Describe().c_str());
+  std::printf("%s\n", XnnpackDeconvolution::Describe().c_str());
+  std::unique_ptr<OrtPeer> ort_peer;
+  if (options.ort_python.empty()) {
+    std::printf(
+        "ONNX Runtime: not run (--ort_python=<its venv's python>; bench/run.sh makes it)\n");
+  } else if (auto started = OrtPeer::Start(options.ort_python, TCONV_BENCH_ORT_SCRIPT);
+             !started.ok()) {
+    std::printf("ONNX Runtime: not run (%s)\n", started.status().ToString().c_str());
+  } else if (auto described = (*started)->Describe(); !described.ok()) {
+    std::printf("ONNX Runtime: not run (%s)\n", described.status().ToString().c_str());
+  } else {
+    ort_peer = *std::move(started);
+    ort = ort_peer.get();
+    std::printf("%s\n", described->c_str());
+  }
   if (options.thread_cpu_clock) {
     std::printf("1-thread times are the calling thread's CPU time (--clock=thread_cpu)\n");
   }
@@ -329,8 +436,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tconv_bench: cannot write %s\n", options.plot_data.c_str());
     ++failures;
   }
-  // The last two lines, for scripts: "geomean <what> time ratio: 1T=<x> 2T=<y>".
+  // The last two lines, for scripts: "geomean <what> time ratio: 1T=<x> 2T=<y>", the best
+  // peer's with " below1=<n1>/<n2>".
   PrintRatioLine("onednn/tconv", tables, geomeans, &Ratios::onednn);
-  PrintRatioLine("best-peer/tconv", tables, geomeans, &Ratios::best_peer);
+  PrintRatioLine("best-peer/tconv", tables, geomeans, &Ratios::best_peer, /*below1=*/true);
+  ort = nullptr;
   return failures == 0 ? 0 : 1;
 }

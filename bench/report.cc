@@ -40,18 +40,31 @@ struct Best {
   const char* name = "-";
 };
 
+// The peers, in column order: short name (the `best` column) and time.
+struct Peer {
+  const char* name;
+  double Row::*ms;
+};
+constexpr Peer kPeers[] = {{"dnnl", &Row::onednn_ms},
+                           {"torch", &Row::torch_ms},
+                           {"xnn", &Row::xnnpack_ms},
+                           {"ort", &Row::ort_ms}};
+constexpr int kNumPeers = sizeof(kPeers) / sizeof(kPeers[0]);
+
 Best BestPeer(const Row& r) {
   Best best;
-  if (r.onednn_ms > 0) best = {r.onednn_ms, "dnnl"};
-  if (r.torch_ms > 0 && (best.ms < 0 || r.torch_ms < best.ms)) best = {r.torch_ms, "torch"};
+  for (const Peer& p : kPeers) {
+    const double ms = r.*p.ms;
+    if (ms > 0 && (best.ms < 0 || ms < best.ms)) best = {ms, p.name};
+  }
   return best;
 }
 
 void PrintHeader(const Table& t) {
   std::printf("\n== %d thread%s; FMA peak %.1f GFLOP/s (%d-bit, measured now) ==\n", t.threads,
               t.threads == 1 ? "" : "s", t.peak_gflops, t.peak_bits);
-  std::printf("%-26s %5s | %8s %8s %6s | %8s %8s | %8s %8s | %7s %7s %5s | %7s %6s %7s\n", "case",
-              "batch", "tconv ms", "GFLOP/s", "%peak", "dnnl ms", "GFLOP/s", "torch ms", "GFLOP/s",
+  std::printf("%-26s %5s | %8s %8s %6s | %8s %8s %8s %8s | %7s %7s %5s | %7s %6s %7s\n", "case",
+              "batch", "tconv ms", "GFLOP/s", "%peak", "dnnl ms", "torch ms", "xnn ms", "ort ms",
               "dnnl/tc", "best/tc", "best", "cf/cl", t.threads > 1 ? "x1T" : "", "packMB");
 }
 
@@ -63,12 +76,13 @@ void PrintRow(const Table& t, const Row& r) {
   std::printf(" ");
   PrintCell(tg, "%8.1f");
   std::printf(" %5.0f%% | ", t.peak_gflops > 0 ? 100 * tg / t.peak_gflops : 0.0);
-  for (double ms : {r.onednn_ms, r.torch_ms}) {
-    PrintCell(ms, "%8.3f");
+  // Peers' times only (their GFLOP/s geomeans are under the table): four peers with two
+  // columns each made rows too wide to read.
+  for (const Peer& p : kPeers) {
+    PrintCell(r.*p.ms, "%8.3f");
     std::printf(" ");
-    PrintCell(Gflops(r.flops, ms), "%8.1f");
-    std::printf(" | ");
   }
+  std::printf("| ");
   PrintCell(Ratio(r.onednn_ms, r.tconv_ms), "%7.2f");
   std::printf(" ");
   PrintCell(Ratio(best.ms, r.tconv_ms), "%7.2f");
@@ -92,41 +106,48 @@ std::string OneDecimal(double value) {
 
 // The lines under a table: geometric means, which peer won how often, the worst case.
 struct Summary {
-  GeoMean tconv, onednn, torch, best_peer, onednn_ratio, best_ratio, cf, scaling;
+  GeoMean tconv, peer[kNumPeers], best_peer, onednn_ratio, best_ratio, cf, scaling;
   double worst = 0;  // lowest best-peer/tconv ratio
   const char* worst_name = "";
-  int below = 0, best_onednn = 0, best_torch = 0;
+  int below = 0;             // best-peer/tconv < 1: a peer is faster than tconv
+  int wins[kNumPeers] = {};  // cases each peer was the best peer of
 
   void Add(const Row& r) {
     const Best best = BestPeer(r);
     const double q = Ratio(best.ms, r.tconv_ms);
     tconv.Add(Gflops(r.flops, r.tconv_ms));
-    onednn.Add(Gflops(r.flops, r.onednn_ms));
-    torch.Add(Gflops(r.flops, r.torch_ms));
+    for (int p = 0; p < kNumPeers; ++p) {
+      peer[p].Add(Gflops(r.flops, r.*kPeers[p].ms));
+      if (best.ms > 0 && best.name == kPeers[p].name) ++wins[p];
+    }
     best_peer.Add(Gflops(r.flops, best.ms));
     onednn_ratio.Add(Ratio(r.onednn_ms, r.tconv_ms));
     best_ratio.Add(q);
     cf.Add(Ratio(r.tconv_cf_ms, r.tconv_ms));
     scaling.Add(Ratio(r.tconv_1t_ms, r.tconv_ms));
-    if (best.ms > 0) ++(best.ms == r.onednn_ms ? best_onednn : best_torch);
     if (q > 0 && (worst == 0 || q < worst)) {
       worst = q;
       worst_name = r.name.c_str();
     }
-    if (q > 0 && q < 0.9) ++below;
+    if (q > 0 && q < 1.0) ++below;
   }
 
   void Print(const Table& t) const {
-    std::printf(
-        "geomean GFLOP/s: tconv %s (%.0f%% of peak), oneDNN %s, PyTorch %s, best peer %s; "
-        "best peer per case: oneDNN %d, PyTorch %d\n",
-        OneDecimal(tconv.Value()).c_str(),
-        t.peak_gflops > 0 ? 100 * tconv.Value() / t.peak_gflops : 0.0,
-        OneDecimal(onednn.Value()).c_str(), OneDecimal(torch.Value()).c_str(),
-        OneDecimal(best_peer.Value()).c_str(), best_onednn, best_torch);
+    static const char* const kLongNames[kNumPeers] = {"oneDNN", "PyTorch", "XNNPACK",
+                                                      "ONNX Runtime"};
+    std::printf("geomean GFLOP/s: tconv %s (%.0f%% of peak)", OneDecimal(tconv.Value()).c_str(),
+                t.peak_gflops > 0 ? 100 * tconv.Value() / t.peak_gflops : 0.0);
+    for (int p = 0; p < kNumPeers; ++p) {
+      std::printf(", %s %s", kLongNames[p], OneDecimal(peer[p].Value()).c_str());
+    }
+    std::printf(", best peer %s; best peer per case:", OneDecimal(best_peer.Value()).c_str());
+    for (int p = 0; p < kNumPeers; ++p) {
+      std::printf("%s %s %d", p == 0 ? "" : ",", kLongNames[p], wins[p]);
+    }
+    std::printf("\n");
     std::printf(
         "geomean time ratios: oneDNN/tconv %.2f over %d cases, best-peer/tconv %.2f over %d "
-        "cases; worst best-peer/tconv %.2f (%s), %d below 0.9; channels_first/last %.2f",
+        "cases; worst best-peer/tconv %.2f (%s), %d below 1.0; channels_first/last %.2f",
         onednn_ratio.Value(), onednn_ratio.count, best_ratio.Value(), best_ratio.count, worst,
         worst_name, below, cf.Value());
     if (scaling.count > 0) std::printf("; speed-up over 1 thread %.2f", scaling.Value());
@@ -144,7 +165,7 @@ Ratios PrintTable(const Table& t) {
     summary.Add(r);
   }
   summary.Print(t);
-  return {summary.onednn_ratio.Value(), summary.best_ratio.Value()};
+  return {summary.onednn_ratio.Value(), summary.best_ratio.Value(), summary.below};
 }
 
 bool WritePlotData(const std::vector<Table>& tables, const std::string& path) {

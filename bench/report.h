@@ -1,6 +1,7 @@
 // The benchmark's tables: per thread count, one row per suite case and batch, tconv against
-// oneDNN and PyTorch and against the faster of the two per case ("best peer", issue 6's bar),
-// with geometric means; ends with the one-line summaries scripts look for.
+// oneDNN, PyTorch, XNNPACK and ONNX Runtime and against the fastest of them per case ("best
+// peer", issue 6's and issue 17's bar), with geometric means; ends with the one-line summaries
+// scripts look for.
 #ifndef TCONV_BENCH_REPORT_H_
 #define TCONV_BENCH_REPORT_H_
 
@@ -18,7 +19,9 @@ struct Row {
   double tconv_ms = -1;     // channels_last
   double tconv_cf_ms = -1;  // channels_first, same layer
   double onednn_ms = -1;
-  double torch_ms = -1;     // PyTorch (libtorch)
+  double torch_ms = -1;  // PyTorch (libtorch)
+  double xnnpack_ms = -1;
+  double ort_ms = -1;       // ONNX Runtime (Python API, see ort_peer.h)
   double tconv_1t_ms = -1;  // tconv channels_last with 1 thread, for the scaling column
   int64_t packed_bytes = 0;
 };
@@ -34,7 +37,8 @@ struct Table {
 // there are none. > 1 means tconv is faster.
 struct Ratios {
   double onednn = 0;
-  double best_peer = 0;  // the faster of oneDNN and PyTorch, per row
+  double best_peer = 0;      // the fastest of the measured peers, per row
+  int best_peer_below1 = 0;  // rows where the best peer is faster than tconv
 };
 
 // Prints the table and its geometric means.

@@ -7,9 +7,11 @@
 #            libb64-0d is a library Triton's perf_analyzer binary links, see
 #            tests/triton/perf_analyzer_requirements.txt; clang and its libFuzzer/sanitizer
 #            runtimes build the fuzz targets of tests/fuzz)
-#   --bench  also the benchmark-only peers: oneDNN, and PyTorch's C++ API with OpenBLAS (OpenMP
-#            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS);
-#            and gnuplot, which draws the results
+#   --bench  also the benchmark-only peers: oneDNN, PyTorch's C++ API with OpenBLAS (OpenMP
+#            build) as the BLAS behind it (without a BLAS named, apt picks the reference BLAS),
+#            XNNPACK with its pthreadpool, and python3-venv for the venv ONNX Runtime runs in
+#            (bench/ort_requirements.txt: the package index has no C API header for it); and
+#            gnuplot, which draws the results
 #   --deploy also what the deployment tests need: podman (container image), Prometheus
 #            (promtool, real scrape), Node/npm (manifest validation, Node client), Python's
 #            venv (Python client) and Maven with JDK 17 (Java client). The Go client needs a Go
@@ -29,7 +31,8 @@ for arg in "$@"; do
     --test) packages+=(python3 python3-venv python3-numpy openssl libb64-0d clang-14
                        clang-format-14 clang-tidy-14
                        libclang-rt-14-dev) ;;
-    --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp gnuplot-nox) ;;
+    --bench) packages+=(libdnnl-dev libtorch-dev libopenblas0-openmp libxnnpack-dev
+                        libpthreadpool-dev python3 python3-venv gnuplot-nox) ;;
     --deploy)
       packages+=(podman buildah runc debootstrap prometheus curl python3 python3-venv
                  python3-numpy protobuf-compiler-grpc maven openjdk-17-jdk-headless)
