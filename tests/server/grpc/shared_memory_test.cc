@@ -2,9 +2,6 @@
 // inputs read from and outputs written to a registered POSIX region (unary and streamed), every
 // refusal with its code, regions that outlive an unregister while a request uses them, and
 // answers bitwise equal to the raw path's when shared-memory and raw requests share batches.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -15,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/shm_object.h"
 #include "testing/status_matchers.h"
 #include "testing/test_server.h"
 #include "tests/client/golden_cases.h"
@@ -22,6 +20,7 @@
 namespace tconv::server::testing {
 namespace {
 
+using ::tconv::testing::ShmObject;
 using ::tconv::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -31,36 +30,6 @@ constexpr char kDcganG3[] =
 // g3 on {1, 4, 4, 64}: 4 KiB in, {1, 8, 8, 1} = 256 bytes out.
 constexpr int64_t kInBytes = 4 * 4 * 64 * 4;
 constexpr int64_t kOutBytes = 8 * 8 * 4;
-
-// A POSIX shared memory object the test (the "client") owns: created, sized, mapped; unlinked
-// and unmapped by the destructor.
-class ShmObject {
- public:
-  explicit ShmObject(size_t size) : size_(size) {
-    static std::atomic<int> counter{0};
-    key_ = absl::StrCat("/tconv_shm_test_", getpid(), "_", counter++);
-    const int fd = shm_open(key_.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-    EXPECT_GE(fd, 0) << std::strerror(errno);
-    EXPECT_EQ(ftruncate(fd, static_cast<off_t>(size)), 0);
-    data_ = static_cast<char*>(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-    close(fd);
-  }
-  ~ShmObject() {
-    munmap(data_, size_);
-    shm_unlink(key_.c_str());
-  }
-  const std::string& key() const { return key_; }
-  char* data() { return data_; }
-  void Write(size_t offset, const std::vector<float>& values) {
-    std::memcpy(data_ + offset, values.data(), values.size() * sizeof(float));
-  }
-  std::string Bytes(size_t offset, size_t size) const { return std::string(data_ + offset, size); }
-
- private:
-  size_t size_;
-  std::string key_;
-  char* data_ = nullptr;
-};
 
 void SetShm(google::protobuf::Map<std::string, inference::InferParameter>& parameters,
             const std::string& region, int64_t byte_size, int64_t offset) {
