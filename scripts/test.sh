@@ -32,6 +32,9 @@ scripts/lint.sh build/test
 
 step "tests (all but benchmarks)"
 ctest --test-dir build/test -LE Benchmark --output-on-failure -j "$jobs" --timeout 1200
+# What the real-Keras tests counted (configurations per version, agreements, refusals, imports).
+step "real Keras: the differential and import tests' counts"
+grep -vh "^  FAIL\|^    " build/test/tests/keras/*.summary
 
 # Sanitizer builds compile only the executables of the tests they run, those with the label $3:
 # `gtest` is every GoogleTest test (the unit tests and the integration tests that start real

@@ -14,5 +14,6 @@ scratch_with_servers
 start_server "$tmp/server.log" "$server" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
   --threads=2 --model_repository="$tmp/served"
 wait_healthy "$tool" "$GRPC_ADDRESS" 60
+# The counts also go to $TCONV_TEST_SUMMARY (set by ctest), which scripts/test.sh prints.
 timeout 400 "$py" "$here/import_models.py" --tconv "$tool" --server "$GRPC_ADDRESS" \
-  --workdir "$tmp/models"
+  --workdir "$tmp/models" | tee "${TCONV_TEST_SUMMARY:-/dev/null}"
