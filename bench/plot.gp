@@ -1,5 +1,5 @@
 # Draws the ratios of one tconv_bench run (its --plot_data file) as bar charts, one bar per
-# suite case and batch, against issue 6's targets. bench/run.sh calls it as
+# suite case and batch, against issue 17's targets. bench/run.sh calls it as
 #   gnuplot -e "data='build/bench/tconv_bench.tsv'; out='build/bench/tconv_bench.png'" bench/plot.gp
 # Columns: case, then per thread count (1, 2: the default --threads): best-peer/tconv, cf/cl,
 # x1T.
@@ -24,19 +24,19 @@ two_threads = "#f28e2b"
 
 set multiplot layout 3,1 title "tconv fast path on bench/suite.json (tconv_bench, 1 and 2 threads)"
 
-set title "best peer's time / tconv's time (oneDNN or PyTorch, whichever was faster; > 1: tconv faster)"
+set title "best peer's time / tconv's time (the fastest of oneDNN, PyTorch, XNNPACK and ONNX Runtime; > 1: tconv faster; target: geomean >= 1.5)"
 set yrange [0.25:16]
-eval target(0.9)
+eval target(1.0)
 plot data using 2:xtic(1) title "1 thread" lc rgb one_thread, \
      '' using 5 title "2 threads" lc rgb two_threads, \
-     NaN with lines dt 2 lw 2 lc rgb "red" title "0.9: none below"
+     NaN with lines dt 2 lw 2 lc rgb "red" title "1.0: none below"
 
 set title "channels_first time / channels_last time (same layer)"
 set yrange [0.5:2]
-eval target(1.5)
+eval target(1.25)
 plot data using 3:xtic(1) title "1 thread" lc rgb one_thread, \
      '' using 6 title "2 threads" lc rgb two_threads, \
-     NaN with lines dt 2 lw 2 lc rgb "red" title "1.5: none above"
+     NaN with lines dt 2 lw 2 lc rgb "red" title "1.25: none above"
 
 set title "speed-up of 2 threads over 1"
 set yrange [0.5:4]
