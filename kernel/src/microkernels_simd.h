@@ -86,11 +86,56 @@ constexpr GemmFn GemmFnFor(std::integer_sequence<int, kMs...>) {
   return GemmForRows<V, NV, kStream, kMs...>;
 }
 
-// The GEMM variant of MR pixels x (NV * kLanes) channels, with its streaming twin.
+// The GemmTapsFn tile: GemmTile's loop run tap after tap with the accumulators kept.
+template <typename V, int MR, int NV>
+void GemmTapsTile(int64_t ntaps, int64_t kc, const float* const* a, const float* const* b,
+                  const float* init, float* const* out, int64_t n_valid) {
+  constexpr int kLanes = V::kLanes;
+  typename V::Vec acc[MR][NV];
+  for (int n = 0; n < NV; ++n) {
+    for (int r = 0; r < MR; ++r) acc[r][n] = V::Load(init + n * kLanes);
+  }
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* ap[MR];
+    for (int r = 0; r < MR; ++r) ap[r] = a[t * MR + r];
+    const float* bp = b[t];
+    for (int64_t c = 0; c < kc; ++c, bp += NV * kLanes) {
+      typename V::Vec bv[NV];
+      for (int n = 0; n < NV; ++n) bv[n] = V::Load(bp + n * kLanes);
+      for (int r = 0; r < MR; ++r) {
+        const typename V::Vec av = V::Broadcast(ap[r] + c);
+        for (int n = 0; n < NV; ++n) acc[r][n] = V::Fmadd(av, bv[n], acc[r][n]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int n = 0; n < NV && n * kLanes < n_valid; ++n) {
+      V::StoreFirst(out[r] + n * kLanes, acc[r][n], n_valid - n * kLanes);
+    }
+  }
+}
+
+// The GemmTapsFn of tiles GemmTapsTile<V, 1..MR, NV>, by m.
+template <typename V, int NV, int... kMs>
+void GemmTapsForRows(int64_t m, int64_t ntaps, int64_t kc, const float* const* a,
+                     const float* const* b, const float* init, float* const* out, int64_t n_valid) {
+  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+                      float* const*, int64_t);
+  static constexpr Fn kTiles[] = {GemmTapsTile<V, kMs + 1, NV>...};
+  kTiles[m - 1](ntaps, kc, a, b, init, out, n_valid);
+}
+
+template <typename V, int NV, int... kMs>
+constexpr GemmTapsFn GemmTapsFnFor(std::integer_sequence<int, kMs...>) {
+  return GemmTapsForRows<V, NV, kMs...>;
+}
+
+// The GEMM variant of MR pixels x (NV * kLanes) channels, with its streaming and all-taps twins.
 template <typename V, int MR, int NV>
 constexpr GemmVariant MakeGemmVariant() {
   constexpr auto rows = std::make_integer_sequence<int, MR>();
-  return {MR, NV * V::kLanes, GemmFnFor<V, NV, false>(rows), GemmFnFor<V, NV, true>(rows)};
+  return {MR, NV * V::kLanes, GemmFnFor<V, NV, false>(rows), GemmFnFor<V, NV, true>(rows),
+          GemmTapsFnFor<V, NV>(rows)};
 }
 
 // P pixels x F filters of dot products over channels, one partial sum per lane.
