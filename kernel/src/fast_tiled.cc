@@ -64,6 +64,8 @@ TiledConv::TiledConv(const LayerConfig& config, int64_t channels, const LayerWei
                       : PackForGemm(weights, taps, filters_, channels_, plan_.gemm.nr);
   stream_weights_ =
       !plan_.dot && plan_.gemm.stream != nullptr && packed_bytes() > kCachedWeightBytes;
+  fused_relu_ =
+      plan_.fuse_taps && config.activation == Activation::kRelu && plan_.gemm.taps_relu != nullptr;
 }
 
 void TiledConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
@@ -184,8 +186,9 @@ void TiledConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block
         std::copy(a, a + rows, &block.dot_a[kept * rows]);
         block.dot_w[kept++] = panels + taps.kernel_index[t] * plan_.n_blocks * channels_ * nr;
       }
-      plan_.gemm.taps(rows, kept, channels_, block.dot_a.data(), block.dot_w.data(), bias,
-                      tile_out(i), n_valid);
+      const GemmTapsFn gemm_taps = fused_relu_ ? plan_.gemm.taps_relu : plan_.gemm.taps;
+      gemm_taps(rows, kept, channels_, block.dot_a.data(), block.dot_w.data(), bias, tile_out(i),
+                n_valid);
     }
     return;
   }

@@ -76,7 +76,8 @@ struct GemmVariant {
   // The same kernel, prefetching the panel ahead: for panels only one tile reads, which stream
   // from memory (null: use fn).
   GemmFn stream = nullptr;
-  GemmTapsFn taps = nullptr;  // null: the driver calls fn per tap
+  GemmTapsFn taps = nullptr;       // null: the driver calls fn per tap
+  GemmTapsFn taps_relu = nullptr;  // taps with ReLU applied to what it stores
 };
 
 // The kernels of one instruction set. Variants are listed widest nr first.
