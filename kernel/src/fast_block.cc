@@ -8,19 +8,22 @@ namespace {
 // Output planes of at most this many floats (a cache line) are scattered pixel by pixel.
 constexpr int64_t kSmallPlane = 16;
 
-// One tile of `rows` pixels from pixel `first` of `region`: a[t * tile + r] for every tap t
-// (the zero row where the tap misses the input), keep[t], out[r].
+// A pixel of a region: example, row and column (in the phase's grid).
+struct Position {
+  int64_t ex, y, x;
+};
+
+// One tile of `rows` pixels of `region` from pixel `at`, which it advances to the next tile's:
+// a[t * tile + r] for every tap t (the zero row where the tap misses the input), keep[t], out[r].
 void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
-               const RunShape& shape, const Region& region, int64_t first, int64_t rows,
+               const RunShape& shape, const Region& region, Position& at, int64_t rows,
                const float** a, char* keep, float** out, int64_t* nchw, float* staging,
                int64_t staging_width) {
   const int64_t phase_y = region.phase / plan.stride_x, phase_x = region.phase % plan.stride_x;
-  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
   // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
   int64_t my[kMaxTile], mx[kMaxTile];
   const float* base[kMaxTile];
-  int64_t x = region.x0 + first % width, y = region.y0 + first / width % height;
-  int64_t ex = first / width / height;
+  int64_t x = at.x, y = at.y, ex = at.ex;
   for (int64_t r = 0; r < rows; ++r) {
     my[r] = y;
     mx[r] = x;
@@ -38,6 +41,7 @@ void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64
       if (++y == region.y1) y = region.y0, ++ex;
     }
   }
+  at = {ex, y, x};
   const PhaseTaps& taps = plan.phases[region.phase];
   for (int64_t t = 0; t < taps.size(); ++t) {
     const int64_t dy = taps.offset_y[t], dx = taps.offset_x[t];
@@ -80,14 +84,18 @@ void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int6
   if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
   if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
   const bool staged = shape.channels_first_output;
+  // Divided once per block, not per tile: BuildBlock for cvae_d1's phases (batch 32) took
+  // 23.5 / 16.5 / 16.7 / 13.0 ticks per pixel instead of 25.3 / 18.5 / 18.6 / 15.1.
+  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
+  Position at = {first / width / height, region.y0 + first / width % height,
+                 region.x0 + first % width};
   for (int64_t i = 0; i < block.tiles; ++i) {
     const int64_t start = first + i * tile;
     block.rows[i] = std::min(tile, last - start);
-    BuildTile(plan, zeros, channels, filters, shape, region, start, block.rows[i],
-              &block.a[i * taps * tile], &block.keep[i * taps], &block.out[i * tile],
-              staged ? &block.nchw[i * tile] : nullptr,
-              staged ? &block.staging[i * tile * block.staging_width] : nullptr,
-              block.staging_width);
+    BuildTile(
+        plan, zeros, channels, filters, shape, region, at, block.rows[i], &block.a[i * taps * tile],
+        &block.keep[i * taps], &block.out[i * tile], staged ? &block.nchw[i * tile] : nullptr,
+        staged ? &block.staging[i * tile * block.staging_width] : nullptr, block.staging_width);
   }
 }
 
