@@ -6,9 +6,12 @@
 // row where a tap misses the input. A block's pixels are numbered (example, row, column) within
 // the region, so small layers fill tiles across rows and examples. Within an item the GEMM runs
 // tap by tap and chunk of channels by chunk, each packed weight slice reused by all tiles of the
-// block from L1, with the running sums kept in the output. Every output element therefore sees
-// the same sequence of FMAs (bias, then taps in plan order, channels ascending) whatever the
-// batch, the block or the thread: batch- and thread-invariant bit for bit.
+// block from L1, with the running sums kept in the output. Small layers (a phase's panels of
+// one block of output channels within kFusedTapBytes) instead run each tile's taps in one
+// GemmTapsFn call, the sums in registers, and may apply a ReLU as they store them. Every
+// output element sees the same sequence of FMAs either way (bias, then taps in plan order,
+// channels ascending) whatever the batch, the block or the thread: batch- and thread-invariant
+// bit for bit.
 //
 // fast_tiled.cc holds the channels_last driver, fast_tiled_channels_first.cc the channels_first
 // entry around it. Internal to the kernel library.
