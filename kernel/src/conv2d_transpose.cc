@@ -165,6 +165,9 @@ absl::Status Conv2DTranspose::Run(absl::Span<const float> input, const Shape4& i
     // (fast_tiled_channels_first.cc).
     fast_->RunChannelsFirst(input.data(), batch, in_h, in_w, output.data(), pool);
   }
+  if (implementation == Implementation::kFast && fast_->AppliesActivation()) {
+    return absl::OkStatus();
+  }
   const int64_t row_length = output_shape[3];  // the last axis, whatever the data_format
   internal::ApplyActivation(config_.activation, output.data(), output_size / row_length, row_length,
                             fast_->kernels().vector_activations, pool);

@@ -8,45 +8,64 @@ namespace {
 // Output planes of at most this many floats (a cache line) are scattered pixel by pixel.
 constexpr int64_t kSmallPlane = 16;
 
-// One tile of `rows` pixels from pixel `first` of `region`: a[t * tile + r] for every tap t
-// (the zero row where the tap misses the input), keep[t], out[r].
-void BuildTile(const FastPlan& plan, const float* zeros, int64_t channels, int64_t filters,
-               const RunShape& shape, const Region& region, int64_t first, int64_t rows,
-               const float** a, char* keep, float** out, int64_t* nchw, float* staging,
-               int64_t staging_width) {
-  const int64_t phase_y = region.phase / plan.stride_x, phase_x = region.phase % plan.stride_x;
-  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
+// A pixel of a region: example, row and column (in the phase's grid).
+struct Position {
+  int64_t ex, y, x;
+};
+
+// What every tile of a block needs from the plan, the shape and the region, read once per
+// block into values the compiler can keep in registers (the stores to the lists would
+// otherwise make it reload them through the references, and divide the phase again, per tile).
+// With the unsigned bounds test below: cvae_d1's phases (batch 32) took 18.0 / 12.9 / 12.9 /
+// 10.2 ticks per pixel in BuildBlock instead of 23.4 / 16.7 / 16.7 / 13.0.
+struct Geometry {
+  const float* input;
+  float* output;
+  const float* zeros;
+  int64_t channels, filters, tile;
+  int64_t in_h, in_w, in_rows, in_y0;
+  int64_t out_w, out_rows, out_y0, out_plane;
+  int64_t stride_y, stride_x, phase_y, phase_x;
+  int64_t x0, x1, y0, y1;
+  int64_t ntaps;
+  const int64_t *offset_y, *offset_x;
+  bool channels_first_output;
+};
+
+// One tile of `rows` pixels of the region from pixel `at`, which it advances to the next tile's:
+// a[t * tile + r] for every tap t (the zero row where the tap misses the input), keep[t], out[r].
+void BuildTile(const Geometry& g, Position& at, int64_t rows, const float** a, char* keep,
+               float** out, int64_t* nchw, float* staging, int64_t staging_width) {
   // Pixel r is (ex, my[r], mx[r]); base[r] is where it would read through a tap of offset 0.
   int64_t my[kMaxTile], mx[kMaxTile];
   const float* base[kMaxTile];
-  int64_t x = region.x0 + first % width, y = region.y0 + first / width % height;
-  int64_t ex = first / width / height;
+  int64_t x = at.x, y = at.y, ex = at.ex;
   for (int64_t r = 0; r < rows; ++r) {
     my[r] = y;
     mx[r] = x;
-    base[r] = shape.input + ((ex * shape.in_rows + y - shape.in_y0) * shape.in_w + x) * channels;
-    const int64_t out_y = y * plan.stride_y + phase_y, out_x = x * plan.stride_x + phase_x;
-    if (shape.channels_first_output) {
+    base[r] = g.input + ((ex * g.in_rows + y - g.in_y0) * g.in_w + x) * g.channels;
+    const int64_t out_y = y * g.stride_y + g.phase_y, out_x = x * g.stride_x + g.phase_x;
+    if (g.channels_first_output) {
       out[r] = staging + r * staging_width;
-      nchw[r] = ex * filters * shape.out_h * shape.out_w + out_y * shape.out_w + out_x;
+      nchw[r] = ex * g.filters * g.out_plane + out_y * g.out_w + out_x;
     } else {
-      out[r] = shape.output +
-               ((ex * shape.OutRows() + out_y - shape.out_y0) * shape.out_w + out_x) * filters;
+      out[r] = g.output + ((ex * g.out_rows + out_y - g.out_y0) * g.out_w + out_x) * g.filters;
     }
-    if (++x == region.x1) {
-      x = region.x0;
-      if (++y == region.y1) y = region.y0, ++ex;
+    if (++x == g.x1) {
+      x = g.x0;
+      if (++y == g.y1) y = g.y0, ++ex;
     }
   }
-  const PhaseTaps& taps = plan.phases[region.phase];
-  for (int64_t t = 0; t < taps.size(); ++t) {
-    const int64_t dy = taps.offset_y[t], dx = taps.offset_x[t];
-    const int64_t delta = (dy * shape.in_w + dx) * channels;
+  at = {ex, y, x};
+  for (int64_t t = 0; t < g.ntaps; ++t) {
+    const int64_t dy = g.offset_y[t], dx = g.offset_x[t];
+    const int64_t delta = (dy * g.in_w + dx) * g.channels;
     bool any = false;
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t iy = my[r] + dy, ix = mx[r] + dx;
-      const bool inside = iy >= 0 && iy < shape.in_h && ix >= 0 && ix < shape.in_w;
-      a[t * plan.tile + r] = inside ? base[r] + delta : zeros;
+      // 0 <= i < n as one unsigned compare per axis, without branches.
+      const bool inside =
+          (uint64_t(my[r] + dy) < uint64_t(g.in_h)) & (uint64_t(mx[r] + dx) < uint64_t(g.in_w));
+      a[t * g.tile + r] = inside ? base[r] + delta : g.zeros;
       any |= inside;
     }
     keep[t] = any;
@@ -80,12 +99,42 @@ void BuildBlock(const FastPlan& plan, const float* zeros, int64_t channels, int6
   if (block.dot_a.size() < size_t(taps * tile)) block.dot_a.resize(taps * tile);
   if (block.dot_w.size() < size_t(taps)) block.dot_w.resize(taps);
   const bool staged = shape.channels_first_output;
+  const PhaseTaps& phase_taps = plan.phases[region.phase];
+  const Geometry g = {shape.input,
+                      shape.output,
+                      zeros,
+                      channels,
+                      filters,
+                      tile,
+                      shape.in_h,
+                      shape.in_w,
+                      shape.in_rows,
+                      shape.in_y0,
+                      shape.out_w,
+                      shape.OutRows(),
+                      shape.out_y0,
+                      shape.out_h * shape.out_w,
+                      plan.stride_y,
+                      plan.stride_x,
+                      region.phase / plan.stride_x,
+                      region.phase % plan.stride_x,
+                      region.x0,
+                      region.x1,
+                      region.y0,
+                      region.y1,
+                      phase_taps.size(),
+                      phase_taps.offset_y.data(),
+                      phase_taps.offset_x.data(),
+                      staged};
+  // Divided once per block, not per tile.
+  const int64_t width = region.x1 - region.x0, height = region.y1 - region.y0;
+  Position at = {first / width / height, region.y0 + first / width % height,
+                 region.x0 + first % width};
   for (int64_t i = 0; i < block.tiles; ++i) {
     const int64_t start = first + i * tile;
     block.rows[i] = std::min(tile, last - start);
-    BuildTile(plan, zeros, channels, filters, shape, region, start, block.rows[i],
-              &block.a[i * taps * tile], &block.keep[i * taps], &block.out[i * tile],
-              staged ? &block.nchw[i * tile] : nullptr,
+    BuildTile(g, at, block.rows[i], &block.a[i * taps * tile], &block.keep[i * taps],
+              &block.out[i * tile], staged ? &block.nchw[i * tile] : nullptr,
               staged ? &block.staging[i * tile * block.staging_width] : nullptr,
               block.staging_width);
   }

@@ -108,6 +108,8 @@ class ColConv final : public FastConv2DTranspose {
            const ComputePool& pool) const override;
   void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                         float* output, const ComputePool& pool) const override;
+  // AppliesActivation() stays false: the col path leaves the activation to the layer, and where
+  // the fallback has applied a ReLU already, applying it again gives the same bits.
   int64_t packed_bytes() const override {
     return (packed_.size() + rows_.size() + bias_.size()) * int64_t{sizeof(float)} +
            fallback_->packed_bytes();

@@ -39,6 +39,10 @@ class FastConv2DTranspose {
   virtual void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                                 float* output, const ComputePool& pool) const = 0;
 
+  // Whether Run and RunChannelsFirst leave the config's activation applied (the microkernels
+  // did it as they stored the output), so the layer's separate pass must be skipped.
+  virtual bool AppliesActivation() const { return false; }
+
   // Bytes of packed weights held.
   virtual int64_t packed_bytes() const = 0;
 

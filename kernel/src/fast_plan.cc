@@ -89,6 +89,9 @@ FastPlan MakePlan(const LayerConfig& config, int64_t channels, const KernelSet& 
     width = plan.gemm.nr;
     plan.chunk = ChunkChannels(plan.gemm.nr, channels);
     plan.block_pixels = BlockPixels(plan.gemm);
+    plan.fuse_taps =
+        plan.gemm.taps != nullptr &&
+        plan.max_taps * channels * plan.gemm.nr * int64_t{sizeof(float)} <= kFusedTapBytes;
   }
   const int64_t kernel_taps = config.kernel_size[0] * config.kernel_size[1];
   plan.pixel_flops = 2.0 * double(kernel_taps) / double(plan.stride_y * plan.stride_x) *

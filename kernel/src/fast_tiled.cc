@@ -64,6 +64,8 @@ TiledConv::TiledConv(const LayerConfig& config, int64_t channels, const LayerWei
                       : PackForGemm(weights, taps, filters_, channels_, plan_.gemm.nr);
   stream_weights_ =
       !plan_.dot && plan_.gemm.stream != nullptr && packed_bytes() > kCachedWeightBytes;
+  fused_relu_ =
+      plan_.fuse_taps && config.activation == Activation::kRelu && plan_.gemm.taps_relu != nullptr;
 }
 
 void TiledConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
@@ -172,6 +174,24 @@ void TiledConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block
     for (int64_t r = 0; r < block.rows[i]; ++r) out[r] = block.out[i * tile + r] + offset;
     return out;
   };
+  if (plan_.fuse_taps) {
+    const float* panels =
+        packed_.kernel.data() + panel * channels_ * nr;  // tap k's at k * n_blocks * C * nr
+    for (int64_t i = 0; i < block.tiles; ++i) {
+      const int64_t rows = block.rows[i];
+      int64_t kept = 0;
+      for (int64_t t = 0; t < taps.size(); ++t) {
+        if (!block.keep[i * max_taps + t]) continue;
+        const float* const* a = &block.a[(i * max_taps + t) * tile];
+        std::copy(a, a + rows, &block.dot_a[kept * rows]);
+        block.dot_w[kept++] = panels + taps.kernel_index[t] * plan_.n_blocks * channels_ * nr;
+      }
+      const GemmTapsFn gemm_taps = fused_relu_ ? plan_.gemm.taps_relu : plan_.gemm.taps;
+      gemm_taps(rows, kept, channels_, block.dot_a.data(), block.dot_w.data(), bias, tile_out(i),
+                n_valid);
+    }
+    return;
+  }
   // A block of one tile reads each weight panel once; when the weights are also too large to
   // stay in the last-level cache between calls, they come from memory: prefetch them.
   const GemmFn gemm = block.tiles == 1 && stream_weights_ ? plan_.gemm.stream : plan_.gemm.fn;

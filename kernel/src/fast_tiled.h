@@ -6,9 +6,12 @@
 // row where a tap misses the input. A block's pixels are numbered (example, row, column) within
 // the region, so small layers fill tiles across rows and examples. Within an item the GEMM runs
 // tap by tap and chunk of channels by chunk, each packed weight slice reused by all tiles of the
-// block from L1, with the running sums kept in the output. Every output element therefore sees
-// the same sequence of FMAs (bias, then taps in plan order, channels ascending) whatever the
-// batch, the block or the thread: batch- and thread-invariant bit for bit.
+// block from L1, with the running sums kept in the output. Small layers (a phase's panels of
+// one block of output channels within kFusedTapBytes) instead run each tile's taps in one
+// GemmTapsFn call, the sums in registers, and may apply a ReLU as they store them. Every
+// output element sees the same sequence of FMAs either way (bias, then taps in plan order,
+// channels ascending) whatever the batch, the block or the thread: batch- and thread-invariant
+// bit for bit.
 //
 // fast_tiled.cc holds the channels_last driver, fast_tiled_channels_first.cc the channels_first
 // entry around it. Internal to the kernel library.
@@ -50,6 +53,7 @@ class TiledConv final : public FastConv2DTranspose {
            const ComputePool& pool) const override;
   void RunChannelsFirst(const float* input, int64_t batch, int64_t in_h, int64_t in_w,
                         float* output, const ComputePool& pool) const override;
+  bool AppliesActivation() const override { return fused_relu_; }
   int64_t packed_bytes() const override {
     return (packed_.kernel.size() + packed_.bias.size()) * int64_t{sizeof(float)};
   }
@@ -95,6 +99,9 @@ class TiledConv final : public FastConv2DTranspose {
   AlignedFloats zeros_;  // the input row that taps outside the input read
   bool stage_output_;    // channels_first output staged per item, not transposed (kMinStagedMacs)
   bool stream_weights_;  // one-tile blocks prefetch the weights (kCachedWeightBytes)
+  // ReLU in gemm.taps_relu's stores: the separate pass over the output cost cvae_d1 8-10% of
+  // a call (1.7 us of 22 at batch 1, 75 of 740 at batch 32, where the output leaves L2).
+  bool fused_relu_;
 };
 
 }  // namespace tconv::internal

@@ -30,6 +30,16 @@ namespace tconv::internal {
 using GemmFn = void (*)(int64_t m, int64_t kc, const float* const* a, int64_t c0, const float* b,
                         const float* init, float* const* out, int64_t n_valid);
 
+// GEMM kernel over all the taps of a tile at once, the accumulators staying in registers:
+//   out[r][n] = init[n] + sum_t sum_c a[t*m + r][c] * b[t][c*nr + n]      for n < n_valid,
+// taps in the order given, channels ascending: the same FMAs in the same order as one GemmFn
+// call per tap and chunk, so the same bits. b[t] is the tap's packed [kc x nr] panel. For
+// layers whose taps and channels are few, where GemmFn's running sums would go to memory and
+// back after every 32-128 FMAs per element. ntaps may be 0 (the bias alone).
+using GemmTapsFn = void (*)(int64_t m, int64_t ntaps, int64_t kc, const float* const* a,
+                            const float* const* b, const float* init, float* const* out,
+                            int64_t n_valid);
+
 // Dot kernel for few output channels (1 <= f <= kMaxDotFilters): vectorised over channels.
 //   out[r][j] = bias[j] + sum_t sum_c a[t*m + r][c] * w[t][j*kc + c]       for j < f.
 // w[t] is the tap's [f x kc] slice of the Keras kernel. 1 <= m <= the set's dot_mr[f].
@@ -66,6 +76,8 @@ struct GemmVariant {
   // The same kernel, prefetching the panel ahead: for panels only one tile reads, which stream
   // from memory (null: use fn).
   GemmFn stream = nullptr;
+  GemmTapsFn taps = nullptr;       // null: the driver calls fn per tap
+  GemmTapsFn taps_relu = nullptr;  // taps with ReLU applied to what it stores
 };
 
 // The kernels of one instruction set. Variants are listed widest nr first.

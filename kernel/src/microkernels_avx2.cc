@@ -33,6 +33,8 @@ struct Avx2Vec {
     }
   }
   static Vec Fmadd(Vec a, Vec b, Vec acc) { return _mm256_fmadd_ps(a, b, acc); }
+  // max(a, b) is a > b ? a : b, so b = +0 for NaN, -0 and +0.
+  static Vec Relu(Vec v) { return _mm256_max_ps(v, _mm256_setzero_ps()); }
   static float ReduceAdd(Vec v) {
     const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));

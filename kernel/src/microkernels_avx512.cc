@@ -24,6 +24,9 @@ struct Avx512Vec {
   static Vec LoadMasked(const float* p, Mask mask) { return _mm512_maskz_loadu_ps(mask, p); }
   static void StoreFirst(float* p, Vec v, int64_t n) { _mm512_mask_storeu_ps(p, TailMask(n), v); }
   static Vec Fmadd(Vec a, Vec b, Vec acc) { return _mm512_fmadd_ps(a, b, acc); }
+  // max(a, b) is a > b ? a : b, so b = +0 for NaN, -0 and +0. (The maskz form: GCC 12's
+  // _mm512_max_ps trips -Wmaybe-uninitialized on its own _mm512_undefined_ps.)
+  static Vec Relu(Vec v) { return _mm512_maskz_max_ps(Mask(0xFFFF), v, _mm512_setzero_ps()); }
   // (GCC 12's _mm512_reduce_add_ps and unmasked shuffles/extracts trip -Wuninitialized on their
   // own _mm*_undefined_ps.)
   static float ReduceAdd(Vec v) {

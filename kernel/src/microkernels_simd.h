@@ -10,6 +10,7 @@
 //   StoreFirst(p, v, n)             writes lanes [0, min(n, kLanes)) of v to p, n >= 1
 //   Fmadd(a, b, acc)                a * b + acc, one rounding per lane
 //   ReduceAdd(v)                    the sum of the lanes in a fixed order
+//   Relu(v)                         v > 0 ? v : +0 per lane (NaN -> +0), activations.cc's ReLU
 // The V types live in an unnamed namespace of their translation unit, so every instantiation
 // has internal linkage and code compiled for one ISA is never linked in place of another's.
 #ifndef TCONV_KERNEL_SRC_MICROKERNELS_SIMD_H_
@@ -86,11 +87,62 @@ constexpr GemmFn GemmFnFor(std::integer_sequence<int, kMs...>) {
   return GemmForRows<V, NV, kStream, kMs...>;
 }
 
-// The GEMM variant of MR pixels x (NV * kLanes) channels, with its streaming twin.
+// The GemmTapsFn tile: GemmTile's loop run tap after tap with the accumulators kept. kRelu
+// applies ReLU to the sums as they are stored (the layer's activation pass then skips it).
+template <typename V, int MR, int NV, bool kRelu>
+void GemmTapsTile(int64_t ntaps, int64_t kc, const float* const* a, const float* const* b,
+                  const float* init, float* const* out, int64_t n_valid) {
+  constexpr int kLanes = V::kLanes;
+  typename V::Vec acc[MR][NV];
+  for (int n = 0; n < NV; ++n) {
+    for (int r = 0; r < MR; ++r) acc[r][n] = V::Load(init + n * kLanes);
+  }
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* ap[MR];
+    for (int r = 0; r < MR; ++r) ap[r] = a[t * MR + r];
+    const float* bp = b[t];
+    for (int64_t c = 0; c < kc; ++c, bp += NV * kLanes) {
+      typename V::Vec bv[NV];
+      for (int n = 0; n < NV; ++n) bv[n] = V::Load(bp + n * kLanes);
+      for (int r = 0; r < MR; ++r) {
+        const typename V::Vec av = V::Broadcast(ap[r] + c);
+        for (int n = 0; n < NV; ++n) acc[r][n] = V::Fmadd(av, bv[n], acc[r][n]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int n = 0; n < NV && n * kLanes < n_valid; ++n) {
+      const typename V::Vec sum = kRelu ? V::Relu(acc[r][n]) : acc[r][n];
+      V::StoreFirst(out[r] + n * kLanes, sum, n_valid - n * kLanes);
+    }
+  }
+}
+
+// The GemmTapsFn of tiles GemmTapsTile<V, 1..MR, NV, kRelu>, by m.
+template <typename V, int NV, bool kRelu, int... kMs>
+void GemmTapsForRows(int64_t m, int64_t ntaps, int64_t kc, const float* const* a,
+                     const float* const* b, const float* init, float* const* out, int64_t n_valid) {
+  using Fn = void (*)(int64_t, int64_t, const float* const*, const float* const*, const float*,
+                      float* const*, int64_t);
+  static constexpr Fn kTiles[] = {GemmTapsTile<V, kMs + 1, NV, kRelu>...};
+  kTiles[m - 1](ntaps, kc, a, b, init, out, n_valid);
+}
+
+template <typename V, int NV, bool kRelu, int... kMs>
+constexpr GemmTapsFn GemmTapsFnFor(std::integer_sequence<int, kMs...>) {
+  return GemmTapsForRows<V, NV, kRelu, kMs...>;
+}
+
+// The GEMM variant of MR pixels x (NV * kLanes) channels, with its streaming and all-taps twins.
 template <typename V, int MR, int NV>
 constexpr GemmVariant MakeGemmVariant() {
   constexpr auto rows = std::make_integer_sequence<int, MR>();
-  return {MR, NV * V::kLanes, GemmFnFor<V, NV, false>(rows), GemmFnFor<V, NV, true>(rows)};
+  return {MR,
+          NV * V::kLanes,
+          GemmFnFor<V, NV, false>(rows),
+          GemmFnFor<V, NV, true>(rows),
+          GemmTapsFnFor<V, NV, false>(rows),
+          GemmTapsFnFor<V, NV, true>(rows)};
 }
 
 // P pixels x F filters of dot products over channels, one partial sum per lane.
