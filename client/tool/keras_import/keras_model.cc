@@ -3,7 +3,6 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <utility>
 
 #include "absl/strings/match.h"
