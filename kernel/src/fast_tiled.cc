@@ -35,6 +35,23 @@ int DropRunsBefore(int64_t m0, int count, int64_t bounds[kMaxRuns + 1]) {
   return count - first;
 }
 
+// Gathers tile i's kept taps for the kernels that take all of a tile's taps in one call: their
+// input-row pointers into block.dot_a (rows each) and `weights(kernel_index)` into block.dot_w.
+// Returns how many taps were kept.
+template <typename WeightsOf>
+int64_t GatherKeptTaps(const PhaseTaps& taps, int64_t tile, int64_t max_taps, int64_t i,
+                       WeightsOf weights, Block& block) {
+  const int64_t rows = block.rows[i];
+  int64_t kept = 0;
+  for (int64_t t = 0; t < taps.size(); ++t) {
+    if (!block.keep[i * max_taps + t]) continue;
+    const float* const* a = &block.a[(i * max_taps + t) * tile];
+    std::copy(a, a + rows, &block.dot_a[kept * rows]);
+    block.dot_w[kept++] = weights(taps.kernel_index[t]);
+  }
+  return kept;
+}
+
 }  // namespace
 
 // ParallelFor over `pool`, or the whole range on this thread when there is none (the caller
@@ -177,18 +194,12 @@ void TiledConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block
   if (plan_.fuse_taps) {
     const float* panels =
         packed_.kernel.data() + panel * channels_ * nr;  // tap k's at k * n_blocks * C * nr
+    auto weights = [&](int64_t k) { return panels + k * plan_.n_blocks * channels_ * nr; };
+    const GemmTapsFn gemm_taps = fused_relu_ ? plan_.gemm.taps_relu : plan_.gemm.taps;
     for (int64_t i = 0; i < block.tiles; ++i) {
-      const int64_t rows = block.rows[i];
-      int64_t kept = 0;
-      for (int64_t t = 0; t < taps.size(); ++t) {
-        if (!block.keep[i * max_taps + t]) continue;
-        const float* const* a = &block.a[(i * max_taps + t) * tile];
-        std::copy(a, a + rows, &block.dot_a[kept * rows]);
-        block.dot_w[kept++] = panels + taps.kernel_index[t] * plan_.n_blocks * channels_ * nr;
-      }
-      const GemmTapsFn gemm_taps = fused_relu_ ? plan_.gemm.taps_relu : plan_.gemm.taps;
-      gemm_taps(rows, kept, channels_, block.dot_a.data(), block.dot_w.data(), bias, tile_out(i),
-                n_valid);
+      const int64_t kept = GatherKeptTaps(taps, tile, max_taps, i, weights, block);
+      gemm_taps(block.rows[i], kept, channels_, block.dot_a.data(), block.dot_w.data(), bias,
+                tile_out(i), n_valid);
     }
     return;
   }
@@ -218,17 +229,11 @@ void TiledConv::RunGemm(const PhaseTaps& taps, int64_t panel, bool staged, Block
 
 void TiledConv::RunDot(const PhaseTaps& taps, Block& block) const {
   const int64_t tile = plan_.tile, max_taps = plan_.max_taps;
+  auto weights = [&](int64_t k) { return packed_.kernel.data() + k * filters_ * channels_; };
   for (int64_t i = 0; i < block.tiles; ++i) {
-    const int64_t rows = block.rows[i];
-    int64_t kept = 0;
-    for (int64_t t = 0; t < taps.size(); ++t) {
-      if (!block.keep[i * max_taps + t]) continue;
-      const float* const* a = &block.a[(i * max_taps + t) * tile];
-      std::copy(a, a + rows, &block.dot_a[kept * rows]);
-      block.dot_w[kept++] = packed_.kernel.data() + taps.kernel_index[t] * filters_ * channels_;
-    }
-    plan_.kernels->dot(rows, filters_, channels_, kept, block.dot_a.data(), block.dot_w.data(),
-                       packed_.bias.data(), &block.out[i * tile]);
+    const int64_t kept = GatherKeptTaps(taps, tile, max_taps, i, weights, block);
+    plan_.kernels->dot(block.rows[i], filters_, channels_, kept, block.dot_a.data(),
+                       block.dot_w.data(), packed_.bias.data(), &block.out[i * tile]);
   }
 }
 
