@@ -16,6 +16,7 @@
 
 #include "conv2d_transpose_tester.h"
 #include "gtest/gtest.h"
+#include "isa_test.h"
 #include "testing/layout.h"
 
 namespace tconv::testing {
@@ -23,25 +24,9 @@ namespace {
 
 using T = Conv2DTransposeTester;
 
-bool CpuHas(const std::string& isa) {
-  __builtin_cpu_init();
-  if (isa == "avx512") {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-  }
-  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return true;
-}
-
 // Layers created while the fixture is active use the parameter's kernels.
-class FastConvTest : public ::testing::TestWithParam<std::string> {
+class FastConvTest : public IsaTest {
  protected:
-  void SetUp() override {
-    if (!CpuHas(GetParam())) GTEST_SKIP() << "this CPU has no " << GetParam();
-    setenv("TCONV_ISA", GetParam().c_str(), 1);
-  }
-  void TearDown() override { unsetenv("TCONV_ISA"); }
-
   static uint64_t Seed() {
     const int seed = ::testing::UnitTest::GetInstance()->random_seed();
     return seed == 0 ? 20261125 : static_cast<uint64_t>(seed);
@@ -294,7 +279,7 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, FastConvTest, ::testing::Values("avx512", "avx2", "scalar"),
+INSTANTIATE_TEST_SUITE_P(Isa, FastConvTest, AllIsas(),
                          [](const ::testing::TestParamInfo<std::string>& isa) {
                            return isa.param;
                          });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "isa_test.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/kernel/layer_config.h"
@@ -18,29 +19,12 @@
 namespace tconv {
 namespace {
 
-bool CpuHas(const std::string& isa) {
-  __builtin_cpu_init();
-  if (isa == "avx512") {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-  }
-  if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return true;
-}
-
 struct Case {
   int64_t batch, size, channels, filters, kernel, stride;
   DataFormat format;
 };
 
-class FusedActivationTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (!CpuHas(GetParam())) GTEST_SKIP() << "this CPU has no " << GetParam();
-    setenv("TCONV_ISA", GetParam().c_str(), 1);
-  }
-  void TearDown() override { unsetenv("TCONV_ISA"); }
-};
+using FusedActivationTest = testing::IsaTest;
 
 std::vector<float> RunLayer(const LayerConfig& config, const LayerWeights& weights, const Case& c,
                             const std::vector<float>& input, int threads) {
@@ -98,7 +82,7 @@ TEST_P(FusedActivationTest, ReluInTheKernelIsTheReluPass) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, FusedActivationTest, ::testing::Values("avx512", "avx2", "scalar"));
+INSTANTIATE_TEST_SUITE_P(Isa, FusedActivationTest, testing::AllIsas());
 
 }  // namespace
 }  // namespace tconv
