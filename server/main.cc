@@ -2,6 +2,7 @@
 // and tconv.v1.LayerService) until SIGTERM or SIGINT, then drains and exits 0.
 //
 // Flags fill the components' Options here and nowhere else.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -221,5 +222,13 @@ int main(int argc, char** argv) {
   // Debian's Abseil checks every absl::Mutex acquisition (gRPC's locks and the gRPC edge's own)
   // for lock-order cycles, a debug aid that cost ~2% of the server's CPU per request in perf.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // glibc serves every block above 128 KiB with a fresh mmap and unmaps it on free, so each
+  // tensor-sized buffer of a request (gRPC's slices, the protobuf's bytes, the kernel's output)
+  // was faulted in page by page and zeroed by the kernel on every call: page faults were the
+  // top of a 1.8 MB answer's profile, and keeping such blocks in the heap cut its end-to-end
+  // p50 from ~6 to ~2 ms (bench/service/README.md). The price: the heap keeps up to
+  // 128 MiB of freed memory for the next request instead of returning it at once.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest; bigger blocks are still mmapped
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   return tconv::server::Run();
 }

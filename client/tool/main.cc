@@ -1,5 +1,7 @@
 // tconv: the command-line tool. This file only dispatches to the subcommands of the table;
 // each subcommand lives in its own file.
+#include <malloc.h>
+
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -77,5 +79,9 @@ int Main(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   // As in tconv-server: Debian's Abseil would check every gRPC lock for lock-order cycles.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // As in tconv-server: tensor-sized buffers stay in the heap instead of a fresh mmap (and its
+  // page faults) per call, which is most of what a large answer costs loadgen otherwise.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   return tconv::tool::Main({argv + 1, argv + argc});
 }
