@@ -4,7 +4,7 @@
 // --threads threads, and prints the median and minimum of --calls timed calls:
 //
 //   kernel_time --config=cvae_d1.json --input_channels=32 --input_shape=1,7,7,32 --threads=2
-//   median_us=41.2 min_us=39.8 calls=2000
+//   median_us=41.2 min_us=39.8 calls=2000 output_shape=1,14,14,64
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,7 +69,10 @@ absl::Status Measure() {
     if (i >= calls / 10) micros.push_back(took.count());
   }
   std::sort(micros.begin(), micros.end());
-  std::printf("median_us=%.1f min_us=%.1f calls=%d\n", micros[micros.size() / 2], micros[0], calls);
+  std::printf("median_us=%.1f min_us=%.1f calls=%d output_shape=%lld,%lld,%lld,%lld\n",
+              micros[micros.size() / 2], micros[0], calls, static_cast<long long>(output_shape[0]),
+              static_cast<long long>(output_shape[1]), static_cast<long long>(output_shape[2]),
+              static_cast<long long>(output_shape[3]));
   return absl::OkStatus();
 }
 

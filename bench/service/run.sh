@@ -1,44 +1,55 @@
 #!/usr/bin/env bash
-# The service benchmark: throughput with dynamic batching on vs off at concurrency 1, 8 and 32,
-# and the service's overhead at concurrency 1 (end-to-end p50 minus kernel-only time), for the
-# cvae_* and dcgan_* layers of bench/suite.json. See bench/service/README.md.
+# The service benchmark: tconv-server against its own ceilings and against real serving
+# systems, on the cvae_*, dcgan_*, pix2pix_last and unet_last layers of bench/suite.json, all in
+# one run on one machine. See bench/service/README.md for what each number means.
 #
-#   bench/service/run.sh                 # all cvae_* and dcgan_* cases, best of 2 x 4 s per point
-#   DURATION=10s REPEATS=3 CASES='cvae_d1' CONCURRENCY='1 32' bench/service/run.sh
-#   SERVER_FLAGS=--threads=1 bench/service/run.sh       # flags for both servers
-#   LOADGEN=perf_analyzer bench/service/run.sh          # Triton's perf_analyzer as load instead
-#   LOADGEN=perf_analyzer PERF_FLAGS=--streaming ...    # ... over ModelStreamInfer
+#   bench/service/run.sh                                # everything (~15 min)
+#   CASES='cvae_d1' PEERS='' bench/service/run.sh       # one layer, tconv only
+#   DURATION=4s PA_WINDOW_MS=2000 bench/service/run.sh  # longer points
 #
-# Builds Release in build/service-bench (BUILD_DIR overrides), starts two tconv-servers on
-# 127.0.0.1 with temporary repositories — one with the default batching, one with
-# --max_batch_size=1 (batching off) — creates every layer on both (weights from the
-# initializers, --seed=1), and runs `tconv loadgen` (one example per request) against each in
-# turn, so that both see the same machine conditions. The table is also saved to
-# $BUILD_DIR/service_bench.txt.
+# Measures, in this order, each point once:
+#   bounds  memcpy GB/s (memcpy_rate); the empty RPC (ServerLive through `tconv loadgen
+#           --rpc=live`) at concurrency 1 (p50) and 32 (calls/s); the same empty answer
+#           carrying each case's tensor bytes (payload_floor, an OIP server that only
+#           answers); the kernel alone at each request size (kernel_time, the server's threads)
+#   tconv   `tconv loadgen`: ModelInfer at concurrency 1 and 32 (one example per request), and
+#           requests of the suite's batch sizes at concurrency 1; perf_analyzer: unary and
+#           streamed at 32, system shared memory at concurrency 1 for each request size
+#   peers   perf_analyzer against tconv, MLServer and Triton (PyTriton) serving the same layer
+#           with the same weights (bench/service/peers), each answer checked first
+#   memory  tconv-server's RSS after the concurrency-1 and -32 loads, the largest requests, and
+#           three repeats of the same load (growth)
+# then bench/service/report.py prints the tables and one `target <name>: ...` line per target
+# of issue 18, and draws $BUILD_DIR/service_bench.png. Raw numbers: $BUILD_DIR/service_bench.tsv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${BUILD_DIR:-$root/build/service-bench}"
-duration="${DURATION:-4s}"
-repeats="${REPEATS:-2}"
-cases="${CASES:-cvae_|dcgan_}"
-concurrencies=(${CONCURRENCY:-1 8 32})
-# The load generator of the throughput table: `tconv loadgen` (default) or Triton's
-# perf_analyzer (venv build/venvs/perf_analyzer, as tests/triton/perf_analyzer_test.sh makes it;
-# PERF_FLAGS are added to its command line, e.g. --streaming).
-loadgen_kind="${LOADGEN:-tconv}"
-[[ $loadgen_kind == tconv || $loadgen_kind == perf_analyzer ]] ||
-  { echo "LOADGEN must be tconv or perf_analyzer, not '$loadgen_kind'" >&2; exit 2; }
+duration="${DURATION:-2s}"
+pa_window_ms="${PA_WINDOW_MS:-1000}"
+cases="${CASES:-cvae_|dcgan_|pix2pix_last|unet_last}"
+peers=(${PEERS-mlserver pytriton})
+threads="${THREADS:-$(nproc)}"
+
+log() { echo "[$(date +%T)] $*" >&2; }
 
 # An existing build directory is used as configured (it must be a Release build).
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTCONV_BUILD_TESTS=OFF \
     -DTCONV_BUILD_BENCH=ON >/dev/null
 fi
-ninja -C "$build" -j "$(nproc)" tconv-server tconv service_kernel_time service_rpc_floor >/dev/null
+log "building tconv-server and the bound tools in $build"
+ninja -C "$build" -j "$(nproc)" tconv-server tconv service_kernel_time service_payload_floor \
+  service_memcpy_rate >/dev/null
 server_bin="$build/server/tconv-server"
 tool="$build/client/tool/tconv"
 kernel_time="$build/bench/service/service_kernel_time"
-rpc_floor="$build/bench/service/service_rpc_floor"
+payload_floor="$build/bench/service/service_payload_floor"
+memcpy_rate="$build/bench/service/service_memcpy_rate"
+
+py=$("$root/scripts/python-env.sh" perf_analyzer "$root/tests/triton/perf_analyzer_requirements.txt")
+perf_analyzer="$(dirname "$py")/perf_analyzer"
+cudart=$("$py" -c 'import nvidia.cuda_runtime, os; print(os.path.join(nvidia.cuda_runtime.__path__[0], "lib"))')
+export LD_LIBRARY_PATH=$cudart${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 tmp="$(mktemp -d /tmp/tconv_service_bench.XXXXXX)"
 pids=()
@@ -48,25 +59,33 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+results="$build/service_bench.tsv"
+: >"$results"
+# record SERVER CASE BATCH CONCURRENCY MODE METRIC VALUE: one measured number.
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
 
-# start_server NAME FLAGS...: starts tconv-server, sets $address to its gRPC HOST:PORT.
-start_server() {
-  local name="$1"
-  shift
-  "$server_bin" --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
-    --model_repository="$tmp/$name" "$@" >"$tmp/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 300); do
-    address=$(sed -n 's/^tconv-server serving grpc=\([^ ]*\).*/\1/p' "$tmp/$name.log" 2>/dev/null || true)
+# start NAME READY_SED COMMAND...: runs COMMAND in the background (log $tmp/NAME.log) and
+# waits up to 120 s for a line READY_SED extracts an address from; sets $address and $pid.
+start() {
+  local name=$1 ready=$2
+  shift 2
+  "$@" >"$tmp/$name.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1200); do
+    address=$(sed -n "$ready" "$tmp/$name.log" 2>/dev/null | head -1)
     [[ -n "$address" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "tconv-server ($name) did not start:" >&2
-  cat "$tmp/$name.log" >&2
-  exit 1
+  echo "$name did not start:" >&2
+  tail -30 "$tmp/$name.log" >&2
+  return 1
 }
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# One line per case: name, input channels, "1,H,W,C", and its Keras config written to a file.
+# One line per case: name, input channels, H,W,C, the suite's batch sizes (comma-separated),
+# its Keras config written to a file.
 python3 - "$root/bench/suite.json" "$tmp" "$cases" >"$tmp/cases.txt" <<'EOF'
 import json, re, sys
 suite, out, pattern = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -78,117 +97,164 @@ for case in json.load(open(suite))["cases"]:
     path = f"{out}/{case['name']}.json"
     json.dump(config, open(path, "w"))
     h, w, c = case["input_hwc"]
-    print(case["name"], c, f"1,{h},{w},{c}", path)
+    print(case["name"], c, f"{h},{w},{c}", ",".join(map(str, case["batches"])), path)
 EOF
 
-# SERVER_FLAGS go to both servers (e.g. SERVER_FLAGS=--threads=1).
-start_server on ${SERVER_FLAGS:-}
-on="$address"
-start_server off --max_batch_size=1 ${SERVER_FLAGS:-}
-off="$address"
-while read -r name channels shape config; do
-  for server in "$on" "$off"; do
-    "$tool" create --server="$server" --name="$name" --config="$config" \
-      --input_channels="$channels" --seed=1 >/dev/null
-  done
-done <"$tmp/cases.txt"
+# loadgen SERVER ARGS...: `tconv loadgen` for $duration; prints "requests/s examples/s p50_us".
+loadgen() {
+  local server=$1 out
+  shift
+  out=$("$tool" loadgen --server="$server" --duration="$duration" --progress=false "$@" \
+    2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; return 1; }
+  grep -q '^errors: *none' <<<"$out" || { echo "loadgen reported errors: $out" >&2; return 1; }
+  awk '/^throughput:/ {rps = $2; eps = ($4 == "" ? $2 : $4)}
+       /^latency_ms:/ {sub("p50=", "", $2); p50 = $2 * 1000}
+       END {printf "%.1f %.1f %.1f\n", rps, eps, p50}' <<<"$out"
+}
 
-if [[ $loadgen_kind == perf_analyzer ]]; then
-  py=$("$root/scripts/python-env.sh" perf_analyzer "$root/tests/triton/perf_analyzer_requirements.txt")
-  perf_analyzer="$(dirname "$py")/perf_analyzer"
-  cudart=$("$py" -c 'import nvidia.cuda_runtime, os; print(os.path.join(nvidia.cuda_runtime.__path__[0], "lib"))')
-  export LD_LIBRARY_PATH=$cudart${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
-
-# perf_analyzer_point SERVER NAME SHAPE CONCURRENCY: one perf_analyzer measurement (batch 1, a
-# window of $DURATION) as "requests/s p50_us", read from its CSV by column name.
-perf_analyzer_point() {
-  local window_ms dims
-  window_ms=$(awk -v d="$duration" 'BEGIN {printf "%d", d * (d ~ /ms$/ ? 1 : 1000)}')
-  dims=${3#*,}  # 1,H,W,C -> H,W,C: Triton's dims leave out the batch dimension
-  "$perf_analyzer" -m "$2" -u "$1" -i grpc --concurrency-range "$4:$4" -b 1 \
-    --shape "input:$dims" --measurement-interval "$window_ms" --stability-percentage 100 \
-    -f "$tmp/perf.csv" ${PERF_FLAGS:-} >"$tmp/perf.log" 2>&1 || {
-    cat "$tmp/perf.log" >&2
-    exit 1
-  }
+# perf SERVER NAME H,W,C BATCH CONCURRENCY [FLAGS...]: one perf_analyzer point (windows of
+# $PA_WINDOW_MS until stable); prints "inferences/s p50_us".
+perf() {
+  local server=$1 name=$2 hwc=$3 batch=$4 concurrency=$5
+  shift 5
+  timeout 300 "$perf_analyzer" -m "$name" -u "$server" -i grpc -b "$batch" \
+    --concurrency-range "$concurrency:$concurrency" --shape "input:$hwc" \
+    --measurement-interval "$pa_window_ms" --stability-percentage 50 --max-trials 6 \
+    -f "$tmp/perf.csv" "$@" >"$tmp/perf.log" 2>&1 || { tail -20 "$tmp/perf.log" >&2; return 1; }
   awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next}
-           NR == 2 {printf "%.0f %.0f\n", $col["Inferences/Second"], $col["p50 latency"]}' \
+           NR == 2 {printf "%.1f %.1f\n", $col["Inferences/Second"], $col["p50 latency"]}' \
     "$tmp/perf.csv"
 }
 
-# loadgen SERVER NAME SHAPE CONCURRENCY: prints "requests/s p50_us".
-loadgen() {
-  if [[ $loadgen_kind == perf_analyzer ]]; then
-    perf_analyzer_point "$@"
-    return
-  fi
-  local out
-  out=$("$tool" loadgen --server="$1" --layer="$2" --input_shape="$3" --concurrency="$4" \
-    --duration="$duration" 2>"$tmp/loadgen.err") || {
-    cat "$tmp/loadgen.err" >&2
-    exit 1
-  }
-  if ! grep -q '^errors: *none' <<<"$out"; then
-    echo "loadgen reported errors:" >&2
-    echo "$out" >&2
-  fi
-  awk '/^throughput:/ {rps = $2}
-       /^latency_ms:/ {sub("p50=", "", $2); p50 = $2 * 1000}
-       END {printf "%.0f %.0f\n", rps, p50}' <<<"$out"
+rss_bytes() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
+# tree_rss_bytes PID: the RSS of PID and all its descendants (a peer is a tree of processes).
+tree_rss_bytes() {
+  ps -e -o pid=,ppid=,rss= | awk -v root="$1" '
+    {parent[$1] = $2; rss[$1] = $3}
+    END {for (p in rss) {for (q = p; q > 1; q = parent[q]) if (q == root) {s += rss[p]; break}}
+         print s * 1024}'
 }
 
-# best_of NAME SHAPE CONCURRENCY: "on_rps on_p50 off_rps off_p50", each mode's run with the
-# highest throughput out of $REPEATS, on and off alternating so both meet the same conditions.
-best_of() {
-  local on_best="0 0" off_best="0 0" result
-  for _ in $(seq "$repeats"); do
-    result=$(loadgen "$on" "$1" "$2" "$3")
-    on_best=$(printf '%s\n%s\n' "$on_best" "$result" | sort -n -r | head -1)
-    result=$(loadgen "$off" "$1" "$2" "$3")
-    off_best=$(printf '%s\n%s\n' "$off_best" "$result" | sort -n -r | head -1)
-  done
-  echo "$on_best $off_best"
-}
-
-report="$build/service_bench.txt"
-{
-  echo "tconv service benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, best of $repeats x" \
-    "$duration per point, one example per request, load by $loadgen_kind ${PERF_FLAGS:-}" \
-    "on the same machine"
-  echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
-    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo
-  printf '| %-18s | %4s | %12s | %12s | %6s | %10s | %10s |\n' layer conc "on req/s" \
-    "off req/s" "on/off" "on p50 us" "off p50 us"
-  echo "|---|---|---|---|---|---|---|"
-} | tee "$report"
-overheads=()
-while read -r name channels shape config; do
-  kernel=$("$kernel_time" --config="$config" --input_channels="$channels" --seed=1 \
-    --input_shape="$shape" | sed 's/median_us=\([0-9.]*\).*/\1/')
-  for c in "${concurrencies[@]}"; do
-    read -r on_rps on_p50 off_rps off_p50 <<<"$(best_of "$name" "$shape" "$c")"
-    ratio=$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    printf '| %-18s | %4s | %12s | %12s | %6s | %10s | %10s |\n' "$name" "$c" "$on_rps" \
-      "$off_rps" "${ratio}x" "$on_p50" "$off_p50" | tee -a "$report"
-    if [[ "$c" == 1 ]]; then
-      floor=$("$rpc_floor" --server="$on" --calls=2000 | sed 's/median_us=\([0-9.]*\).*/\1/')
-      overheads+=("$(awk -v n="$name" -v s="$shape" -v e="$on_p50" -v k="$kernel" -v f="$floor" \
-        'BEGIN {printf "| %-18s | %-12s | %8.0f | %8.1f | %8.0f | %8.0f | %8.0f |", n, s, e, k,
-                e - k, f, e - k - f}')")
-    fi
-  done
+log "starting tconv-server ($threads threads)"
+start tconv 's/^tconv-server serving grpc=\([^ ]*\).*/\1/p' "$server_bin" \
+  --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --model_repository="$tmp/repo" \
+  --threads="$threads"
+tconv="$address"
+tconv_pid="$pid"
+record tconv - - - idle rss_bytes "$(rss_bytes "$tconv_pid")"
+while read -r name channels hwc batches config; do
+  "$tool" create --server="$tconv" --name="$name" --config="$config" --input_channels="$channels" \
+    --seed=1 >/dev/null
+  # The answer's shape after the batch, as the kernel computes it.
+  out_hwc=$("$kernel_time" --config="$config" --input_channels="$channels" --seed=1 \
+    --input_shape="1,$hwc" --calls=1 | sed 's/.*output_shape=1,\([0-9,]*\).*/\1/')
+  echo "$name $out_hwc" >>"$tmp/outputs.txt"
+  record - "$name" - - shape in_hwc "$hwc"
+  record - "$name" - - shape out_hwc "$out_hwc"
 done <"$tmp/cases.txt"
-{
-  echo
-  echo "Service overhead at concurrency 1 (batching on): end-to-end p50 minus kernel-only median"
-  echo "(kernel_time, batch 1, same thread count as the server); rpc floor: median round trip of"
-  echo "an empty call (ServerLive, rpc_floor) right after, what gRPC and the machine cost anyway"
-  echo
-  printf '| %-18s | %-12s | %8s | %8s | %8s | %8s | %8s |\n' layer input "e2e p50" kernel \
-    overhead "rpc floor" "- floor"
-  echo "|---|---|---|---|---|---|---|"
-  printf '%s\n' "${overheads[@]}"
-  echo "(all times in us)"
-} | tee -a "$report"
+
+log "bounds: memcpy, the empty RPC, the payload floor, the kernel"
+for c in 1 32; do
+  read -r rps _ p50 <<<"$(loadgen "$tconv" --rpc=live --concurrency="$c")"
+  record floor - 0 "$c" live calls_per_s "$rps"
+  record floor - 0 "$c" live p50_us "$p50"
+done
+while read -r name channels hwc batches config; do
+  out_hwc=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/outputs.txt")
+  start "payload_$name" 's/^payload_floor serving grpc=\(.*\)/\1/p' "$payload_floor" \
+    --grpc_address=127.0.0.1:0 --output_hwc="$out_hwc"
+  payload="$address"
+  for b in ${batches//,/ }; do
+    bytes=$(awk -v b="$b" -v i="$hwc" -v o="$out_hwc" 'BEGIN {
+      n = split(i, x, ","); split(o, y, ","); print b * 4 * (x[1] * x[2] * x[3] + y[1] * y[2] * y[3]) }')
+    record memcpy "$name" "$b" - - gb_per_s \
+      "$("$memcpy_rate" --bytes="$bytes" | sed 's/.*gb_per_s=\([0-9.]*\).*/\1/')"
+    read -r _ _ p50 <<<"$(loadgen "$payload" --layer="$name" --input_shape="$b,$hwc" --concurrency=1)"
+    record payload "$name" "$b" 1 loadgen p50_us "$p50"
+    kernel=$("$kernel_time" --config="$config" --input_channels="$channels" --seed=1 \
+      --input_shape="$b,$hwc" --threads="$threads" --calls=$((b == 1 ? 2000 : 400)) |
+      sed 's/median_us=\([0-9.]*\).*/\1/')
+    record kernel "$name" "$b" - - median_us "$kernel"
+  done
+  read -r rps _ _ <<<"$(loadgen "$payload" --layer="$name" --input_shape="1,$hwc" --concurrency=32)"
+  record payload "$name" 1 32 loadgen calls_per_s "$rps"
+  stop "$pid"
+done <"$tmp/cases.txt"
+
+log "tconv: loadgen and perf_analyzer"
+while read -r name channels hwc batches config; do
+  out_hwc=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/outputs.txt")
+  for c in 1 32; do
+    read -r _ eps p50 <<<"$(loadgen "$tconv" --layer="$name" --input_shape="1,$hwc" --concurrency="$c")"
+    record tconv "$name" 1 "$c" loadgen examples_per_s "$eps"
+    record tconv "$name" 1 "$c" loadgen p50_us "$p50"
+    record tconv "$name" 1 "$c" after rss_bytes "$(rss_bytes "$tconv_pid")"
+  done
+  for b in ${batches//,/ }; do
+    [[ $b == 1 ]] && continue
+    read -r _ eps p50 <<<"$(loadgen "$tconv" --layer="$name" --input_shape="$b,$hwc" --concurrency=1)"
+    record tconv "$name" "$b" 1 loadgen examples_per_s "$eps"
+    record tconv "$name" "$b" 1 loadgen p50_us "$p50"
+  done
+  for mode in unary streaming; do
+    flags=()
+    [[ $mode == streaming ]] && flags=(--streaming)
+    for c in 1 32; do
+      read -r ips p50 <<<"$(perf "$tconv" "$name" "$hwc" 1 "$c" "${flags[@]}")"
+      record tconv "$name" 1 "$c" "pa_$mode" examples_per_s "$ips"
+      record tconv "$name" 1 "$c" "pa_$mode" p50_us "$p50"
+    done
+  done
+  for b in ${batches//,/ }; do
+    out_bytes=$(awk -v b="$b" -v o="$out_hwc" 'BEGIN {split(o, y, ","); print b * 4 * y[1] * y[2] * y[3]}')
+    read -r ips p50 <<<"$(perf "$tconv" "$name" "$hwc" "$b" 1 --shared-memory=system \
+      --output-shared-memory-size="$out_bytes")"
+    record tconv "$name" "$b" 1 pa_shm examples_per_s "$ips"
+    record tconv "$name" "$b" 1 pa_shm p50_us "$p50"
+  done
+  record tconv "$name" "${batches##*,}" 1 after_largest rss_bytes "$(rss_bytes "$tconv_pid")"
+done <"$tmp/cases.txt"
+
+log "memory: three repeats of the concurrency-32 load on the first case"
+read -r name channels hwc _ <"$tmp/cases.txt"
+for repeat in 1 2 3; do
+  loadgen "$tconv" --layer="$name" --input_shape="1,$hwc" --concurrency=32 >/dev/null
+  record tconv - - - "repeat_$repeat" rss_bytes "$(rss_bytes "$tconv_pid")"
+done
+
+for kind in "${peers[@]}"; do
+  log "peer $kind: starting with every layer of the run"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if ! start "peer_$kind" 's/^peer ready grpc=\(.*\)/\1/p' "$root/bench/service/peers/serve.sh" \
+    "$kind" "$tmp/repo" "$port" $(cut -d' ' -f1 "$tmp/cases.txt"); then
+    record "$kind" - - - - failed "did not start"
+    continue
+  fi
+  peer="$address"
+  peer_pid="$pid"
+  while read -r name channels hwc batches config; do
+    if ! "$py" "$root/bench/service/peers/check.py" --peer="$peer" --tconv="$tconv" \
+      --model="$name" --shape="1,$hwc" >"$tmp/check.log" 2>&1; then
+      cat "$tmp/check.log" >&2
+      record "$kind" "$name" - - - failed "answer differs from tconv's"
+      continue
+    fi
+    log "peer $kind: $name answers as tconv does; timing"
+    for c in 1 32; do
+      for server in "$kind" tconv; do
+        address=$peer
+        [[ $server == tconv ]] && address=$tconv
+        read -r ips p50 <<<"$(perf "$address" "$name" "$hwc" 1 "$c")" ||
+          { record "$server" "$name" 1 "$c" "vs_$kind" failed "perf_analyzer failed"; continue; }
+        record "$server" "$name" 1 "$c" "vs_$kind" examples_per_s "$ips"
+        record "$server" "$name" 1 "$c" "vs_$kind" p50_us "$p50"
+      done
+    done
+  done <"$tmp/cases.txt"
+  record "$kind" - - - loaded rss_bytes "$(tree_rss_bytes "$peer_pid")"
+  stop "$peer_pid"
+done
+
+python3 "$root/bench/service/report.py" --results="$results" --threads="$threads" \
+  --commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --plot="$build/service_bench.png" | tee "$build/service_bench.txt"

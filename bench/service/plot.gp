@@ -1,0 +1,28 @@
+# Draws one bench/service/run.sh run's comparison of serving systems (report.py writes the data
+# and calls this): p50 at concurrency 1 and examples/s at concurrency 32 per layer, for tconv,
+# MLServer and Triton (PyTriton), all driven by perf_analyzer.
+#   gnuplot -e "data='build/service-bench/service_bench.plot.tsv'; out='x.png'" bench/service/plot.gp
+# Columns: layer, mlserver p50, mlserver ex/s, pytriton p50, pytriton ex/s, tconv p50, tconv ex/s.
+set terminal pngcairo size 1400,1000 noenhanced font "sans,10"
+set output out
+set datafile separator "\t"
+set datafile missing "NaN"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 noborder
+set boxwidth 0.9
+set xtics rotate by 30 right nomirror scale 0
+set key top left horizontal
+set grid ytics
+set logscale y 10
+set bmargin 7
+set multiplot layout 2,1 title "Serving Conv2DTranspose: tconv vs MLServer vs Triton (PyTriton), perf_analyzer, same machine and run"
+set title "p50 latency at concurrency 1, one example per request (us, lower is better)"
+plot data using 6:xtic(1) title "tconv" lc rgb "#4e79a7", \
+     data using 4 title "Triton (PyTriton)" lc rgb "#76b900", \
+     data using 2 title "MLServer" lc rgb "#f28e2b"
+set title "throughput at concurrency 32, one example per request (examples/s, higher is better)"
+plot data using 7:xtic(1) title "tconv" lc rgb "#4e79a7", \
+     data using 5 title "Triton (PyTriton)" lc rgb "#76b900", \
+     data using 3 title "MLServer" lc rgb "#f28e2b"
+unset multiplot
