@@ -1,14 +1,19 @@
 #include "loadgen.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <thread>
@@ -25,9 +30,15 @@
 namespace tconv::tool {
 namespace {
 
+// --rpc: what each request is.
+enum class Rpc {
+  kInfer,         // ModelInfer with the tensors in the messages
+  kLive,          // ServerLive, the empty RPC (the floor ModelInfer is compared with)
+  kSharedMemory,  // ModelInfer with the tensors in system shared memory regions
+};
+
 struct LoadgenConfig {
-  // --rpc=live: ServerLive, the empty RPC (the floor ModelInfer is compared with).
-  bool empty_rpc = false;
+  Rpc rpc = Rpc::kInfer;
   std::string layer;
   std::vector<int64_t> shape;
   int concurrency = 1;
@@ -73,12 +84,12 @@ absl::StatusOr<std::vector<int64_t>> ParseShape(const std::string& text) {
 absl::StatusOr<LoadgenConfig> ParseConfig(const Flags& flags) {
   LoadgenConfig config;
   const std::string rpc = flags.Get("rpc").value_or("infer");
-  if (rpc != "infer" && rpc != "live") {
+  if (rpc != "infer" && rpc != "live" && rpc != "shm") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--rpc must be infer or live, got \"", rpc, "\""));
+        absl::StrCat("--rpc must be infer, live or shm, got \"", rpc, "\""));
   }
-  config.empty_rpc = rpc == "live";
-  if (config.empty_rpc) {
+  config.rpc = rpc == "live" ? Rpc::kLive : rpc == "shm" ? Rpc::kSharedMemory : Rpc::kInfer;
+  if (config.rpc == Rpc::kLive) {
     config.shape = {1, 1, 1, 1};  // unused: no tensor travels
   } else {
     config.layer = flags.Get("layer").value_or("");
@@ -119,16 +130,87 @@ std::vector<std::vector<float>> RandomInputs(const LoadgenConfig& config) {
   return inputs;
 }
 
+// --rpc=shm: one caller's POSIX shared memory object, registered with the server for the run as
+// one region: the caller's input, then room for the answer. The server must be on this host.
+class CallerRegion {
+ public:
+  static absl::StatusOr<std::unique_ptr<CallerRegion>> Create(const Remote& remote, int caller,
+                                                              const std::vector<float>& input,
+                                                              uint64_t output_bytes) {
+    const uint64_t input_bytes = input.size() * sizeof(float);
+    auto region = std::unique_ptr<CallerRegion>(new CallerRegion(remote, caller));
+    region->size_ = input_bytes + output_bytes;
+    const int fd = shm_open(region->key_.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("shm_open ", region->key_));
+    region->unlink_ = true;
+    const bool sized = ftruncate(fd, static_cast<off_t>(region->size_)) == 0;
+    void* data = sized ? mmap(nullptr, region->size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                       : MAP_FAILED;
+    const int error = errno;
+    close(fd);
+    if (data == MAP_FAILED) return absl::ErrnoToStatus(error, "sizing or mapping the region");
+    region->data_ = data;
+    std::memcpy(data, input.data(), input_bytes);
+    RETURN_IF_ERROR(remote.client->RegisterSystemSharedMemory(region->name_, region->key_, 0,
+                                                              region->size_, remote.call));
+    region->registered_ = true;
+    region->input_ = {region->name_, 0, input_bytes};
+    region->output_ = {region->name_, input_bytes, output_bytes};
+    return region;
+  }
+  ~CallerRegion() {
+    if (registered_) (void)remote_.client->UnregisterSystemSharedMemory(name_, remote_.call);
+    if (data_ != nullptr) munmap(data_, size_);
+    if (unlink_) shm_unlink(key_.c_str());
+  }
+  CallerRegion(const CallerRegion&) = delete;
+  CallerRegion& operator=(const CallerRegion&) = delete;
+
+  const client::SharedMemoryRef& input() const { return input_; }
+  const client::SharedMemoryRef& output() const { return output_; }
+
+ private:
+  CallerRegion(const Remote& remote, int caller)
+      : remote_(remote),
+        name_(absl::StrCat("loadgen_", getpid(), "_", caller)),
+        key_(absl::StrCat("/tconv_loadgen_", getpid(), "_", caller)) {}
+
+  const Remote& remote_;
+  const std::string name_;
+  const std::string key_;
+  uint64_t size_ = 0;
+  void* data_ = nullptr;
+  bool unlink_ = false;
+  bool registered_ = false;
+  client::SharedMemoryRef input_;
+  client::SharedMemoryRef output_;
+};
+
+// One request of the kind --rpc asks for; `region` only for --rpc=shm.
+absl::Status Call(const LoadgenConfig& config, const Remote& remote,
+                  const std::vector<float>& input, const CallerRegion* region) {
+  switch (config.rpc) {
+    case Rpc::kLive:
+      return remote.client->ServerLive(remote.call).status();
+    case Rpc::kSharedMemory:
+      return remote.client
+          ->InferSharedMemory(config.layer, config.shape, region->input(), region->output(),
+                              remote.call)
+          .status();
+    case Rpc::kInfer:
+      break;
+  }
+  return remote.client->Infer(config.layer, input, config.shape, remote.call).status();
+}
+
 // One caller's closed loop until the request budget or the time is used up.
 CallerResult RunCaller(const LoadgenConfig& config, const Remote& remote,
-                       const std::vector<float>& input, absl::Time stop, Counters& counters) {
+                       const std::vector<float>& input, const CallerRegion* region, absl::Time stop,
+                       Counters& counters) {
   CallerResult result;
   while (config.requests ? counters.started.fetch_add(1) < *config.requests : absl::Now() < stop) {
     const auto start = std::chrono::steady_clock::now();
-    const absl::Status answer =
-        config.empty_rpc
-            ? remote.client->ServerLive(remote.call).status()
-            : remote.client->Infer(config.layer, input, config.shape, remote.call).status();
+    const absl::Status answer = Call(config, remote, input, region);
     const absl::Duration latency = absl::FromChrono(std::chrono::steady_clock::now() - start);
     if (answer.ok()) {
       result.ok_latencies.push_back(latency);
@@ -183,15 +265,17 @@ int64_t PrintSummary(const LoadgenConfig& config, std::vector<CallerResult>& res
   int64_t failed = 0;
   for (const auto& [code, count] : all.errors) failed += count;
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-9);
-  if (config.empty_rpc) {
+  if (config.rpc == Rpc::kLive) {
     std::cout << "rpc:          ServerLive (empty), concurrency " << config.concurrency << "\n";
   } else {
     std::cout << "layer:        " << config.layer << " input " << FormatShape(config.shape)
-              << ", concurrency " << config.concurrency << "\n";
+              << ", concurrency " << config.concurrency
+              << (config.rpc == Rpc::kSharedMemory ? ", tensors in system shared memory" : "")
+              << "\n";
   }
   std::cout << absl::StrFormat("requests:     %d sent, %d ok, %d failed in %.3f s\n", ok + failed,
                                ok, failed, seconds);
-  if (config.empty_rpc) {
+  if (config.rpc == Rpc::kLive) {
     std::cout << absl::StrFormat("throughput:   %.1f requests/s\n", ok / seconds);
   } else {
     std::cout << absl::StrFormat("throughput:   %.1f requests/s, %.1f examples/s\n", ok / seconds,
@@ -221,6 +305,20 @@ int64_t PrintSummary(const LoadgenConfig& config, std::vector<CallerResult>& res
 // channels with the same target and arguments).
 int RunLoad(const LoadgenConfig& config, const Remote& remote) {
   const std::vector<std::vector<float>> inputs = RandomInputs(config);
+  // --rpc=shm: a region per caller, sized by one ordinary call's answer (made before the clock
+  // starts), unregistered and removed when the run ends.
+  std::vector<std::unique_ptr<CallerRegion>> regions(config.concurrency);
+  if (config.rpc == Rpc::kSharedMemory) {
+    absl::StatusOr<client::Tensor> answer =
+        remote.client->Infer(config.layer, inputs[0], config.shape, remote.call);
+    if (!answer.ok()) return ReportFailure(kLoadgenCommand.name, answer.status());
+    for (int i = 0; i < config.concurrency; ++i) {
+      absl::StatusOr<std::unique_ptr<CallerRegion>> region = CallerRegion::Create(
+          remote, i, inputs[i % inputs.size()], answer->values.size() * sizeof(float));
+      if (!region.ok()) return ReportFailure(kLoadgenCommand.name, region.status());
+      regions[i] = *std::move(region);
+    }
+  }
   Counters counters;
   std::vector<CallerResult> results(config.concurrency);
   std::atomic<bool> finished{false};
@@ -230,8 +328,8 @@ int RunLoad(const LoadgenConfig& config, const Remote& remote) {
   std::vector<std::thread> callers;
   for (int i = 0; i < config.concurrency; ++i) {
     callers.emplace_back([&, i] {
-      results[i] =
-          RunCaller(config, remote, inputs[i % inputs.size()], start + config.duration, counters);
+      results[i] = RunCaller(config, remote, inputs[i % inputs.size()], regions[i].get(),
+                             start + config.duration, counters);
     });
   }
   for (std::thread& caller : callers) caller.join();

@@ -16,7 +16,7 @@ int RunLoadgenCommand(const std::vector<std::string>& args);
 inline constexpr Subcommand kLoadgenCommand = {
     "loadgen",
     "--layer=NAME --input_shape=B,H,W,C [--concurrency=C] [--duration=S | --requests=N] "
-    "[--seed=S] [--progress] [--rpc=infer|live] [--server=HOST:PORT] [--timeout=DURATION]",
+    "[--seed=S] [--progress] [--rpc=infer|live|shm] [--server=HOST:PORT] [--timeout=DURATION]",
     "load test one layer: throughput, p50/p90/p99/max latency, errors by code (--help)",
     RunLoadgenCommand,
     R"(Sends ModelInfer requests for one layer of a running tconv-server from C concurrent callers
@@ -36,12 +36,13 @@ flags:
   --seed=S               seed of the random inputs (default 1)
   --progress             show the progress line even when stderr is not a terminal;
                          --progress=false hides it on a terminal too
-  --rpc=infer|live       infer (default) sends ModelInfer; live sends the empty ServerLive
+  --rpc=infer|live|shm   infer (default) sends ModelInfer; live sends the empty ServerLive
                          instead, through the same channel and callers: the floor of the RPC
                          itself (its p50 at C=1, its calls/s at C=32), to compare ModelInfer
                          with. --layer and --input_shape are then not needed (and ignored).
-                         There is no payload-carrying variant: every OIP RPC that carries
-                         bytes does work on them, so an empty RPC with N bytes needs a new RPC.
+                         shm sends ModelInfer with input and output in system shared memory:
+                         each caller creates a POSIX object for its input and answer and
+                         registers it for the run (the server must run on this host).
 
 While it runs, stderr shows one line updated 4 times a second: elapsed time, requests done,
 the throughput of the last quarter second and the errors so far. At the end, stdout gets:

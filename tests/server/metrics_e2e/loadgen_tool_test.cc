@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -170,7 +171,40 @@ TEST_F(LoadgenToolTest, EmptyRpcModeCallsServerLive) {
 
   const ToolRun bad = Loadgen({"--server=" + address_, "--rpc=metadata", "--requests=1"});
   EXPECT_EQ(bad.exit_status, 2);
-  EXPECT_THAT(bad.err, HasSubstr("--rpc must be infer or live, got \"metadata\""));
+  EXPECT_THAT(bad.err, HasSubstr("--rpc must be infer, live or shm, got \"metadata\""));
+  server_->Signal(SIGTERM);
+  EXPECT_EQ(server_->Wait(absl::Seconds(30)), 0);
+}
+
+// --rpc=shm: every caller's tensors travel through a shared memory region of its own, which is
+// gone (unregistered and unlinked) when the run ends.
+TEST_F(LoadgenToolTest, SharedMemoryModeInfersThroughRegionsAndRemovesThem) {
+  StartServer();
+  if (HasFatalFailure()) return;
+  auto client = client::Client::Create(address_);
+  ASSERT_OK(client);
+  client::LayerSpec spec;
+  spec.name = "shm";
+  spec.config_json = R"({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"})";
+  spec.in_channels = 3;
+  ASSERT_OK((*client)->CreateLayer(spec));
+  const ToolRun run = Loadgen({"--server=" + address_, "--layer=shm", "--input_shape=2,6,6,3",
+                               "--rpc=shm", "--concurrency=3", "--requests=30"});
+  ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("layer:        shm input [2, 6, 6, 3], concurrency 3, tensors in "
+                                 "system shared memory\n"));
+  EXPECT_THAT(run.out, HasSubstr("requests:     30 sent, 30 ok, 0 failed in "));
+  // The 30 and the one ordinary call that sized the regions.
+  EXPECT_THAT(Sample("tconv_requests_total", {{"layer", "shm"}, {"code", "OK"}}), Optional(31.0));
+  EXPECT_THAT(Sample("tconv_inferences_total", {{"layer", "shm"}}), Optional(62.0));
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr("tconv_loadgen_")));
+  }
+  // A layer that does not exist: refused before any region is made.
+  const ToolRun missing = Loadgen({"--server=" + address_, "--layer=nope", "--input_shape=1,6,6,3",
+                                   "--rpc=shm", "--requests=3"});
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND"));
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(absl::Seconds(30)), 0);
 }
