@@ -175,14 +175,14 @@ def main():
             if b > 1:
                 byte_ratios.append((r, f"{case} b{b}"))
             k = run.kernel(case, b)
-            s = run.get("tconv", case, b, 1, "pa_shm")
+            s = run.get("tconv", case, b, 1, "shm")
             shm_bound = 1.2 * k + run.floor_p50()
             shm.append((ratio(s, shm_bound), f"{case} b{b}"))
             rows.append([case, b, fmt(p50), fmt(bytes_ / p50 / 1e3 if p50 else None, ".2f"),
                          fmt(bytes_ / pay / 1e3 if pay else None, ".2f"), fmt(r, ".2f"),
                          fmt(ratio(p50, k), ".2f"), fmt(s), fmt(shm_bound), fmt(ratio(s, shm_bound), ".2f")])
     print(table(["layer", "batch", "raw p50", "raw GB/s", "payload-floor GB/s", "raw/floor",
-                 "raw p50/kernel", "shm p50 (PA)", "1.2 kernel + floor", "shm/bound"], rows))
+                 "raw p50/kernel", "shm p50", "1.2 kernel + floor", "shm/bound"], rows))
     value, where = worst(byte_ratios, False)
     targets.add("bytes_per_s_vs_payload_floor", value, ">=", 0.5, where)
     k32, p32 = run.kernel("cvae_d1_7x7x32", 32), run.get("tconv", "cvae_d1_7x7x32", 32, 1, "loadgen")

@@ -13,8 +13,9 @@
 #           carrying each case's tensor bytes (payload_floor, an OIP server that only
 #           answers); the kernel alone at each request size (kernel_time, the server's threads)
 #   tconv   `tconv loadgen`: ModelInfer at concurrency 1 and 32 (one example per request), and
-#           requests of the suite's batch sizes at concurrency 1; perf_analyzer: unary and
-#           streamed at 32, system shared memory at concurrency 1 for each request size
+#           requests of the suite's batch sizes at concurrency 1, with the tensors in the
+#           messages and in system shared memory (--rpc=shm); perf_analyzer: unary and
+#           streamed at concurrency 1 and 32
 #   peers   perf_analyzer against tconv, MLServer and Triton (PyTriton) serving the same layer
 #           with the same weights (bench/service/peers), each answer checked first
 #   memory  tconv-server's RSS after the concurrency-1 and -32 loads, the largest requests, and
@@ -206,11 +207,9 @@ while read -r name channels hwc batches config; do
     done
   done
   for b in ${batches//,/ }; do
-    out_bytes=$(awk -v b="$b" -v o="$out_hwc" 'BEGIN {split(o, y, ","); print b * 4 * y[1] * y[2] * y[3]}')
-    read -r ips p50 <<<"$(perf "$tconv" "$name" "$hwc" "$b" 1 --shared-memory=system \
-      --output-shared-memory-size="$out_bytes")"
-    record tconv "$name" "$b" 1 pa_shm examples_per_s "$ips"
-    record tconv "$name" "$b" 1 pa_shm p50_us "$p50"
+    read -r _ eps p50 <<<"$(loadgen "$tconv" --layer="$name" --input_shape="$b,$hwc" --concurrency=1 --rpc=shm)"
+    record tconv "$name" "$b" 1 shm examples_per_s "$eps"
+    record tconv "$name" "$b" 1 shm p50_us "$p50"
   done
   record tconv "$name" "${batches##*,}" 1 after_largest rss_bytes "$(rss_bytes "$tconv_pid")"
 done <"$tmp/cases.txt"
