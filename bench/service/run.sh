@@ -66,14 +66,14 @@ results="$build/service_bench.tsv"
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
 
 # start NAME READY_SED COMMAND...: runs COMMAND in the background (log $tmp/NAME.log) and
-# waits up to 120 s for a line READY_SED extracts an address from; sets $address and $pid.
+# waits up to 300 s (a peer imports TensorFlow first) for a line READY_SED extracts an address from; sets $address and $pid.
 start() {
   local name=$1 ready=$2
   shift 2
   "$@" >"$tmp/$name.log" 2>&1 &
   pid=$!
   pids+=("$pid")
-  for _ in $(seq 1200); do
+  for _ in $(seq 3000); do
     address=$(sed -n "$ready" "$tmp/$name.log" 2>/dev/null | head -1)
     [[ -n "$address" ]] && return 0
     kill -0 "$pid" 2>/dev/null || break
@@ -221,10 +221,12 @@ for repeat in 1 2 3; do
   record tconv - - - "repeat_$repeat" rss_bytes "$(rss_bytes "$tconv_pid")"
 done
 
+((${#peers[@]} == 0)) ||
+  check_py=$("$root/scripts/python-env.sh" peer_check "$root/bench/service/peers/check_requirements.txt")
 for kind in "${peers[@]}"; do
   log "peer $kind: starting with every layer of the run"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  if ! start "peer_$kind" 's/^peer ready grpc=\(.*\)/\1/p' "$root/bench/service/peers/serve.sh" \
+  if ! PEER_THREADS=$threads start "peer_$kind" 's/^peer ready grpc=\(.*\)/\1/p' "$root/bench/service/peers/serve.sh" \
     "$kind" "$tmp/repo" "$port" $(cut -d' ' -f1 "$tmp/cases.txt"); then
     record "$kind" - - - - failed "did not start"
     continue
@@ -232,8 +234,8 @@ for kind in "${peers[@]}"; do
   peer="$address"
   peer_pid="$pid"
   while read -r name channels hwc batches config; do
-    if ! "$py" "$root/bench/service/peers/check.py" --peer="$peer" --tconv="$tconv" \
-      --model="$name" --shape="1,$hwc" >"$tmp/check.log" 2>&1; then
+    if ! "$check_py" "$root/bench/service/peers/check.py" --peer="$peer" --tconv="$tconv" \
+      --model="$name" --shape="$hwc" >"$tmp/check.log" 2>&1; then
       cat "$tmp/check.log" >&2
       record "$kind" "$name" - - - failed "answer differs from tconv's"
       continue
