@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
-from mlserver.types import InferenceRequest, InferenceResponse
+from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 
 from keras_layer import Layer
 
@@ -37,5 +37,9 @@ class KerasConv2DTranspose(MLModel):
         return InferenceResponse(
             model_name=self.name,
             id=payload.id,
-            outputs=[NumpyCodec.encode_output("output", y)],
+            # Built here rather than by NumpyCodec.encode_output, which turns NaN into None (for
+            # JSON) and so breaks MLServer's own raw gRPC reply: perf_analyzer's random FP32
+            # inputs are random bits, some NaN, and so are some outputs.
+            outputs=[ResponseOutput(name="output", datatype="FP32", shape=list(y.shape),
+                                    data=y.ravel().tolist())],
         )

@@ -5,7 +5,8 @@
 # and the peer with the same command line. See README.md beside this file.
 #
 #   bench/service/peers/serve.sh KIND REPOSITORY_DIR GRPC_PORT LAYER...
-#     KIND: mlserver (MLServer 1.7 with the runtime mlserver_runtime.py) or
+#     KIND: mlserver (MLServer 1.7 with the runtime mlserver_runtime.py, started by
+#           mlserver_main.py) or
 #           pytriton (Triton Inference Server through PyTriton, pytriton_serve.py)
 #     REPOSITORY_DIR: a tconv model repository (tconv-server's --model_repository); LAYER names
 #           its folders, served as models of the same name
@@ -80,7 +81,8 @@ for name in names:
                             "shape": [-1, -1, -1, int(keras["filters"])]}]},
               open(os.path.join(tmp, name, "model-settings.json"), "w"))
 PY
-  (cd "$tmp" && exec setsid "$(dirname "$py")/mlserver" start "$tmp") &
+  # mlserver_main.py is `mlserver start` with Triton's ModelConfig RPC added for perf_analyzer.
+  (cd "$tmp" && exec setsid "$py" "$here/mlserver_main.py" "$tmp") &
 else
   setsid "$py" "$here/pytriton_serve.py" "$repository" "$port" "$@" &
 fi
