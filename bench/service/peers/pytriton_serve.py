@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-from pytriton.triton import Triton, TritonConfig
+from pytriton.triton import DEFAULT_PROTECTED_ENDPOINTS, Triton, TritonConfig, TritonSecurityConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_layer import Layer  # noqa: E402
@@ -39,7 +39,12 @@ def main():
         http_address="127.0.0.1", http_port=port + 1,
         metrics_port=port + 2, allow_metrics=False, allow_cpu_metrics=False,
         allow_gpu_metrics=False, log_verbose=0)
-    triton = Triton(config=config)
+    # PyTriton guards the statistics endpoint with a token by default; perf_analyzer reads the
+    # server's statistics every window (as it does tconv's), so that one is left open. The
+    # others stay guarded; all of it listens on loopback only.
+    security = TritonSecurityConfig(restricted_endpoints=[
+        e for e in DEFAULT_PROTECTED_ENDPOINTS if e != "statistics"])
+    triton = Triton(config=config, security_config=security)
     # SIGTERM ends serve() the way Ctrl-C does, so that tritonserver is stopped with us.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

@@ -84,6 +84,11 @@ PY
   # mlserver_main.py is `mlserver start` with Triton's ModelConfig RPC added for perf_analyzer.
   (cd "$tmp" && exec setsid "$py" "$here/mlserver_main.py" "$tmp") &
 else
+  # Triton's Python backend stub links libpython3.X.so.1.0 and runs the venv's standard
+  # library: it must be the libpython of the Python that made the venv (a pyenv 3.11.7 stdlib
+  # on Debian's 3.11.2 libpython fails in multiprocessing), so that one comes first.
+  libdir=$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
+  export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   setsid "$py" "$here/pytriton_serve.py" "$repository" "$port" "$@" &
 fi
 child=$!
