@@ -356,6 +356,41 @@ TEST_P(BatcherTest, ManySubmittersWithMixedShapesAllGetTheirOwnRows) {
   EXPECT_EQ(computed, kThreads * kPerThread);
 }
 
+// With inline_when_idle, a request to an idle layer runs on the submitting thread: answered
+// before Submit returns, with the same bits as a worker's run of it alone.
+TEST_P(BatcherTest, InlineWhenIdleAnswersOnTheSubmittingThread) {
+  BatchExecutor::Options inline_options = ExecutorOptions(GetParam());
+  inline_options.inline_when_idle = true;
+  executor_ = BatchExecutor::Create(inline_options).value();
+  auto batcher = MakeBatcher(32, absl::ZeroDuration());
+  const InferenceRequest request = RandomRequest({2, 4, 4, 3}, 1);
+  AnswerPtr answer = Submit(*batcher, request);
+  EXPECT_TRUE(answer->done.HasBeenNotified()) << "not answered inline";
+  ExpectRowsOfAlone(*answer, *layer_, request, /*batch_size=*/2);
+  EXPECT_THAT(observer_.Batches(), ::testing::ElementsAre(BatchRecord{2, 1}));
+}
+
+// While a request runs inline, others queue for the workers (and are batched) instead of
+// running inline too.
+TEST_P(BatcherTest, InlineRunLeavesLaterRequestsToTheWorkers) {
+  BatchExecutor::Options inline_options = ExecutorOptions(GetParam());
+  inline_options.inline_when_idle = true;
+  executor_ = BatchExecutor::Create(inline_options).value();
+  auto batcher = MakeBatcher(32, absl::ZeroDuration());
+  Gate gate;
+  InferenceRequest held = RandomRequest({1, 4, 4, 3}, 1);
+  held.is_cancelled = gate.Blocker();
+  AnswerPtr held_answer;
+  std::thread holder([&] { held_answer = Submit(*batcher, held); });  // runs inline, held
+  ASSERT_TRUE(gate.WaitEntered(1));
+  const InferenceRequest later = RandomRequest({1, 4, 4, 3}, 2);
+  AnswerPtr later_answer = Submit(*batcher, later);
+  ExpectRowsOfAlone(*later_answer, *layer_, later);  // a worker ran it while `held` waits
+  gate.Open();
+  holder.join();
+  ExpectRowsOfAlone(*held_answer, *layer_, held, /*batch_size=*/1);
+}
+
 INSTANTIATE_TEST_SUITE_P(ExecutorThreads, BatcherTest, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int>& param_info) {
                            return absl::StrCat("Threads", param_info.param);

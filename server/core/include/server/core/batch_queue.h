@@ -54,6 +54,16 @@ class BatchQueue {
   absl::Status CheckAdmission(int64_t examples) const;
   // Queues an admitted request; it counts as in flight until Finished().
   void Push(QueuedRequest request);
+  // True when an admitted request may run at once on the submitting thread instead of going
+  // through a worker: nothing of this queue waits or runs, so there is nothing to merge it
+  // with, and batch_timeout is zero, so it would not wait for company either. Saves the two
+  // thread hand-offs (submitter -> worker -> answer) that dominate a lone small request.
+  bool CanRunInline() const {
+    return !closed_ && in_flight_ == 0 && options_.batch_timeout <= absl::ZeroDuration();
+  }
+  // Counts an admitted request that runs inline as in flight until Finished(), so that
+  // requests arriving meanwhile queue (and are batched) and Drain waits for it.
+  void StartInline() { ++in_flight_; }
 
   // The earliest time one of its batches is (or becomes) ready to run: the first request's
   // arrival plus batch_timeout, or that arrival itself once the batch is full or the queue

@@ -41,8 +41,9 @@ struct InferenceResult {
   int64_t version = 0;              // the layer version that computed it (LayerManager::Infer)
 };
 
-// Called exactly once per submitted request, possibly inline from Submit (immediate refusals)
-// or from a batch worker thread.
+// Called exactly once per submitted request, possibly inline from Submit (immediate refusals,
+// and answers of a request that ran on the submitting thread because its queue was idle) or
+// from a batch worker thread.
 using InferenceCallback = absl::AnyInvocable<void(absl::StatusOr<InferenceResult>) &&>;
 
 // Shared by all batchers of a server: the worker threads that run batches, and the compute
@@ -54,6 +55,11 @@ class BatchExecutor {
     // threads: a small batch may run on one thread, so one worker per pool thread keeps every
     // core busy, while the pool's arena caps the threads computing at once at `threads`.
     int threads = 0;
+    // Runs a request on the submitting thread when its layer has nothing queued or running
+    // and batch_timeout is zero, instead of handing it to a worker and its answer back: two
+    // thread hand-offs less for a lone request, the common case at low load. Off: every
+    // request goes through a worker, so a submitting thread never computes.
+    bool inline_when_idle = true;
   };
   static absl::StatusOr<std::shared_ptr<BatchExecutor>> Create(Options options);
   virtual ~BatchExecutor() = default;
@@ -78,6 +84,9 @@ class Batcher {
   // RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED when its deadline passes
   // before it runs; otherwise computes it, merged with other requests of the same H/W.
   // CANCELLED (not computed) when is_cancelled() is true as its batch starts. Thread-safe.
+  // When nothing of this layer is queued or running and batch_timeout is zero, the request
+  // runs (and `done` is called) on the calling thread before Submit returns; requests that
+  // arrive meanwhile queue and are batched as usual.
   // `done` runs without any batcher lock held, so it may Submit again.
   virtual void Submit(InferenceRequest request, InferenceCallback done) = 0;
 
