@@ -140,10 +140,21 @@ void BatchQueue::Run(Batch& batch, const ComputePool& pool) const {
     }
   }
   const std::vector<float>& input = live.size() > 1 ? merged_input : live.front()->request.input;
-  std::vector<float> output(examples * ExampleElements(output_shape));
+  // A lone request whose caller has memory for its answer gets the kernel's output written
+  // there: no tensor-sized buffer of ours, no copy of it.
+  const int64_t output_values = examples * ExampleElements(output_shape);
+  const OutputBuffer& lone_buffer = live.front()->request.output_buffer;
+  std::vector<float> output;
+  absl::Span<float> destination;
+  if (live.size() == 1 && lone_buffer) {
+    destination = lone_buffer(output_values);
+  } else {
+    output.resize(output_values);
+    destination = absl::MakeSpan(output);
+  }
 
   const absl::Time compute_start = absl::Now();
-  const absl::Status status = layer_->Run(input, input_shape, absl::MakeSpan(output), pool);
+  const absl::Status status = layer_->Run(input, input_shape, destination, pool);
   const absl::Duration compute = absl::Now() - compute_start;
   if (!status.ok()) {
     for (QueuedRequest* queued : live) std::move(queued->done)(status);
@@ -170,9 +181,15 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     InferenceResult result;
     result.shape = live[i]->output_shape;
     const int64_t size = result.shape[0] * row;
+    const OutputBuffer& buffer = live[i]->request.output_buffer;
     // NOLINTBEGIN(bugprone-use-after-move): `output` is moved only when the loop has one pass
     if (live.size() == 1) {
-      result.output = std::move(output);  // the whole run is this request's answer
+      // The whole run is this request's answer, already in its buffer when it has one.
+      result.output_in_buffer = static_cast<bool>(buffer);
+      if (!buffer) result.output = std::move(output);
+    } else if (buffer) {
+      std::copy_n(output.begin() + offset, size, buffer(size).begin());
+      result.output_in_buffer = true;
     } else {
       result.output.assign(output.begin() + offset, output.begin() + offset + size);
     }

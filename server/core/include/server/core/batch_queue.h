@@ -100,7 +100,8 @@ class BatchQueue {
   int64_t BatchLimit(const SubQueue& sub) const;
   // Answers the expired and cancelled requests of `batch`; returns the others.
   std::vector<QueuedRequest*> AnswerDropped(Batch& batch, absl::Time now) const;
-  // Reports the run and hands every live request its own rows of `output`.
+  // Reports the run and hands every live request its own rows of `output` (copied into its
+  // output_buffer when it has one; a lone request with one has them there already).
   void Answer(const std::vector<QueuedRequest*>& live, absl::Time start, absl::Duration compute,
               int64_t examples, std::vector<float> output) const;
   void ReportDepth() const;

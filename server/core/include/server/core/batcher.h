@@ -13,12 +13,20 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/metrics_observer.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/repository/batching_options.h"
 
 namespace tconv::server {
+
+// Memory the caller already has for a request's output values (the transport's response
+// bytes), so the batcher writes them there instead of into InferenceResult::output and the
+// caller copying them over. Called at most once per request, on the thread that runs its
+// batch, with the number of float values; returns exactly that many, valid until the
+// request's callback has run.
+using OutputBuffer = std::function<absl::Span<float>(int64_t values)>;
 
 struct InferenceRequest {
   std::vector<float> input;  // in the layer's data_format, shape `shape`
@@ -30,10 +38,12 @@ struct InferenceRequest {
   // The layer version asked for, in decimal; "" = the one served. LayerManager::Infer answers
   // NOT_FOUND for any other; the batcher ignores it.
   std::string version;
+  OutputBuffer output_buffer;  // optional: where the answer's values go (see OutputBuffer)
 };
 
 struct InferenceResult {
-  std::vector<float> output;  // in the layer's data_format, exactly this request's rows
+  std::vector<float> output;      // in the layer's data_format, exactly this request's rows
+  bool output_in_buffer = false;  // they went to the request's output_buffer; `output` is empty
   Shape4 shape{};
   absl::Duration queue_duration;    // from enqueue to the start of its kernel run
   absl::Duration compute_duration;  // of the kernel run it was part of
