@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/batcher.h"
 #include "server/core/metrics_observer.h"
 #include "tconv/kernel/compute_pool.h"
@@ -101,9 +102,11 @@ class BatchQueue {
   // Answers the expired and cancelled requests of `batch`; returns the others.
   std::vector<QueuedRequest*> AnswerDropped(Batch& batch, absl::Time now) const;
   // Reports the run and hands every live request its own rows of `output` (copied into its
-  // output_buffer when it has one; a lone request with one has them there already).
+  // output_buffer when it has one; a lone request with one has them there already, and one
+  // without gets `lone_output`, which holds `output`).
   void Answer(const std::vector<QueuedRequest*>& live, absl::Time start, absl::Duration compute,
-              int64_t examples, std::vector<float> output) const;
+              int64_t examples, absl::Span<const float> output,
+              std::vector<float> lone_output) const;
   void ReportDepth() const;
 
   const BatchingOptions options_;
