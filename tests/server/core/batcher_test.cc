@@ -382,6 +382,8 @@ TEST_P(BatcherTest, OutputBuffersGetTheirOwnRows) {
   ASSERT_TRUE(observer_.WaitForDepth(6));  // all queued behind the blockers: one merged run
   gate.Open();
   for (const auto& blocker : blockers) ASSERT_TRUE(blocker->Wait());
+  // Answered before the lone one is sent, so that it cannot join their batch.
+  for (const auto& answer : answers) ASSERT_TRUE(answer->Wait());
   InferenceRequest lone = RandomRequest({2, 4, 4, 3}, 9);
   auto lone_buffer = std::make_shared<std::vector<float>>();
   lone.output_buffer = [lone_buffer](int64_t values) {
