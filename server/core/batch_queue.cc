@@ -190,6 +190,8 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     result.shape = live[i]->output_shape;
     const int64_t size = result.shape[0] * row;
     const OutputBuffer& buffer = live[i]->request.output_buffer;
+    // NOLINTBEGIN(bugprone-use-after-move): `lone_output` is moved only when the loop has one
+    // pass
     if (live.size() == 1) {
       // The whole run is this request's answer, already in its buffer when it has one.
       result.output_in_buffer = static_cast<bool>(buffer);
@@ -200,6 +202,7 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     } else {
       result.output.assign(output.begin() + offset, output.begin() + offset + size);
     }
+    // NOLINTEND(bugprone-use-after-move)
     offset += size;
     result.queue_duration = queue_durations[i];
     result.compute_duration = compute;
