@@ -1,7 +1,9 @@
 #include "server/core/batch_queue.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
@@ -140,20 +142,37 @@ void BatchQueue::Run(Batch& batch, const ComputePool& pool) const {
     }
   }
   const std::vector<float>& input = live.size() > 1 ? merged_input : live.front()->request.input;
-  std::vector<float> output(examples * ExampleElements(output_shape));
+  // A lone request whose caller has memory for its answer gets the kernel's output written
+  // there: no tensor-sized buffer of ours, no copy of it. A merged run's output is not zeroed
+  // first (the kernel writes every value): each request's rows are copied out of it once.
+  const int64_t output_values = examples * ExampleElements(output_shape);
+  const OutputBuffer& lone_buffer = live.front()->request.output_buffer;
+  std::vector<float> lone_output;  // a lone request without a buffer: becomes its answer
+  std::unique_ptr<float[]> merged_output;
+  absl::Span<float> destination;
+  if (live.size() > 1) {
+    merged_output.reset(new float[output_values]);
+    destination = absl::MakeSpan(merged_output.get(), output_values);
+  } else if (lone_buffer) {
+    destination = lone_buffer(output_values);
+  } else {
+    lone_output.resize(output_values);
+    destination = absl::MakeSpan(lone_output);
+  }
 
   const absl::Time compute_start = absl::Now();
-  const absl::Status status = layer_->Run(input, input_shape, absl::MakeSpan(output), pool);
+  const absl::Status status = layer_->Run(input, input_shape, destination, pool);
   const absl::Duration compute = absl::Now() - compute_start;
   if (!status.ok()) {
     for (QueuedRequest* queued : live) std::move(queued->done)(status);
     return;
   }
-  Answer(live, start, compute, examples, std::move(output));
+  Answer(live, start, compute, examples, destination, std::move(lone_output));
 }
 
 void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time start,
-                        absl::Duration compute, int64_t examples, std::vector<float> output) const {
+                        absl::Duration compute, int64_t examples, absl::Span<const float> output,
+                        std::vector<float> lone_output) const {
   std::vector<absl::Duration> queue_durations;
   queue_durations.reserve(live.size());
   for (const QueuedRequest* queued : live) {
@@ -170,9 +189,16 @@ void BatchQueue::Answer(const std::vector<QueuedRequest*>& live, absl::Time star
     InferenceResult result;
     result.shape = live[i]->output_shape;
     const int64_t size = result.shape[0] * row;
-    // NOLINTBEGIN(bugprone-use-after-move): `output` is moved only when the loop has one pass
+    const OutputBuffer& buffer = live[i]->request.output_buffer;
+    // NOLINTBEGIN(bugprone-use-after-move): `lone_output` is moved only when the loop has one
+    // pass
     if (live.size() == 1) {
-      result.output = std::move(output);  // the whole run is this request's answer
+      // The whole run is this request's answer, already in its buffer when it has one.
+      result.output_in_buffer = static_cast<bool>(buffer);
+      if (!buffer) result.output = std::move(lone_output);
+    } else if (buffer) {
+      std::copy_n(output.begin() + offset, size, buffer(size).begin());
+      result.output_in_buffer = true;
     } else {
       result.output.assign(output.begin() + offset, output.begin() + offset + size);
     }

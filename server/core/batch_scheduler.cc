@@ -13,7 +13,8 @@
 namespace tconv::server::internal {
 
 struct BatchScheduler::State {
-  explicit State(std::unique_ptr<ComputePool> compute_pool) : pool(std::move(compute_pool)) {}
+  State(std::unique_ptr<ComputePool> compute_pool, bool inline_idle)
+      : pool(std::move(compute_pool)), inline_when_idle(inline_idle) {}
 
   // The queue whose batch is ready first, or null when none holds anything. Needs `mu`.
   BatchQueue* FirstReady(absl::Time* ready) const {
@@ -65,6 +66,7 @@ struct BatchScheduler::State {
   }
 
   const std::unique_ptr<ComputePool> pool;
+  const bool inline_when_idle;
   std::mutex mu;                    // guards everything below and every registered queue
   std::condition_variable wake;     // new work, or work whose ready time nobody waits for
   std::condition_variable drained;  // a queue's last in-flight request was answered
@@ -72,13 +74,14 @@ struct BatchScheduler::State {
   bool stop = false;
 };
 
-absl::StatusOr<std::shared_ptr<BatchScheduler>> BatchScheduler::Create(int threads) {
+absl::StatusOr<std::shared_ptr<BatchScheduler>> BatchScheduler::Create(int threads,
+                                                                       bool inline_when_idle) {
   ComputePool::Options options;
   options.threads = threads;
   ASSIGN_OR_RETURN(std::unique_ptr<ComputePool> pool, ComputePool::Create(options));
   const int workers = pool->threads();
   return std::shared_ptr<BatchScheduler>(
-      new BatchScheduler(std::make_shared<State>(std::move(pool)), workers));
+      new BatchScheduler(std::make_shared<State>(std::move(pool), inline_when_idle), workers));
 }
 
 BatchScheduler::BatchScheduler(std::shared_ptr<State> state, int workers)
@@ -116,13 +119,22 @@ void BatchScheduler::Enqueue(BatchQueue* queue, QueuedRequest request) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     refusal = queue->CheckAdmission(request.request.shape[0]);
-    if (refusal.ok()) {
+    const bool run_here = state_->inline_when_idle && queue->CanRunInline();
+    if (refusal.ok() && !run_here) {
       queue->Push(std::move(request));
       state_->wake.notify_one();
       return;
     }
+    if (refusal.ok()) queue->StartInline();
   }
-  std::move(request.done)(std::move(refusal));
+  if (!refusal.ok()) {
+    std::move(request.done)(std::move(refusal));
+    return;
+  }
+  // A batch of one, run like a worker would (same kernel call, so the same bits).
+  Batch batch{queue, {}};
+  batch.requests.push_back(std::move(request));
+  state_->RunAndFinish(batch);
 }
 
 void BatchScheduler::Drain(BatchQueue* queue) {

@@ -80,7 +80,7 @@ class BatcherImpl final : public Batcher {
 // out, so the server's compute concurrency stays bounded by `threads`.
 absl::StatusOr<std::shared_ptr<BatchExecutor>> BatchExecutor::Create(Options options) {
   ASSIGN_OR_RETURN(std::shared_ptr<BatchExecutor> executor,
-                   BatchScheduler::Create(options.threads));
+                   BatchScheduler::Create(options.threads, options.inline_when_idle));
   return executor;
 }
 

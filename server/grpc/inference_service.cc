@@ -155,6 +155,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
     FinishInfer(reactor, request->model_name(), start, decoded.status());
     return reactor;
   }
+  // The answer's values are written straight into the response's bytes, unless they go to
+  // shared memory.
+  if (!shared_memory_output.has_value()) decoded->output_buffer = RawOutputBuffer(response);
   options_.manager->Infer(
       request->model_name(), *std::move(decoded),
       [this, reactor, request, response, start,

@@ -173,6 +173,17 @@ absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& req
   return decoded;
 }
 
+OutputBuffer RawOutputBuffer(inference::ModelInferResponse* response) {
+  return [response](int64_t values) {
+    std::string* raw = response->raw_output_contents_size() > 0
+                           ? response->mutable_raw_output_contents(0)
+                           : response->add_raw_output_contents();
+    raw->resize(values * sizeof(float));
+    // A heap-allocated std::string buffer is aligned for float (operator new's alignment).
+    return absl::MakeSpan(reinterpret_cast<float*>(raw->data()), values);
+  };
+}
+
 void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult& result,
                          inference::ModelInferResponse* response, bool raw_output) {
   response->set_model_name(request.model_name());
@@ -188,6 +199,7 @@ void EncodeInferResponse(const ModelInferRequest& request, const InferenceResult
     response->add_raw_output_contents();
     return;
   }
+  if (result.output_in_buffer) return;  // RawOutputBuffer put the values in entry 0
   response->add_raw_output_contents()->assign(reinterpret_cast<const char*>(result.output.data()),
                                               result.output.size() * sizeof(float));
 }

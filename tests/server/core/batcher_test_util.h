@@ -41,9 +41,13 @@ inline constexpr std::string_view kChannelsFirstLayer =
     R"({"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
         "data_format": "channels_first", "activation": "relu", "use_bias": true})";
 
+// Every request goes through a worker (no inline runs): the tests hold workers busy with
+// blockers submitted from the test's thread, which must not compute them itself.
+// InlineWhenIdle tests turn `inline_when_idle` back on.
 inline BatchExecutor::Options ExecutorOptions(int threads) {
   BatchExecutor::Options options;
   options.threads = threads;
+  options.inline_when_idle = false;
   return options;
 }
 

@@ -67,7 +67,7 @@ bool Pending(const std::future<absl::Status>& future) {
 void CheckReadsDuringSlowRemoval(const std::string& remove) {
   TempDir dir;
   RecordingObserver observer;
-  auto manager = MakeManager(dir.path(), &observer);
+  auto manager = MakeManager(dir.path(), &observer, /*inline_when_idle=*/false);
   ASSERT_OK(manager->CreateLayer(SeededSpec("slow", 1)));
   ASSERT_OK(manager->CreateLayer(SeededSpec("other", 2)));
 
@@ -131,7 +131,7 @@ TEST(LayerManagerLockingTest, ReadsDoNotWaitForASlowUnload) {
 TEST(LayerManagerLockingTest, RecreateDuringDrainIsReportedAfterTheRemoval) {
   TempDir dir;
   RecordingObserver observer;
-  auto manager = MakeManager(dir.path(), &observer);
+  auto manager = MakeManager(dir.path(), &observer, /*inline_when_idle=*/false);
   ASSERT_OK(manager->CreateLayer(SeededSpec("gen", 1)));
   Gate gate;
   const std::shared_ptr<Answer> answer = InferHeld(*manager, "gen", gate);

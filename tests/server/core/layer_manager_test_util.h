@@ -90,11 +90,17 @@ inline std::vector<float> Expected(const Conv2DTranspose& layer, const Inference
   return output;
 }
 
+// `inline_when_idle` (BatchExecutor::Options): off for tests that hold a request's batch with
+// a blocking is_cancelled, which would otherwise block the submitting test thread.
 inline std::unique_ptr<LayerManager> MakeManager(const std::string& dir,
-                                                 MetricsObserver* observer = nullptr) {
+                                                 MetricsObserver* observer = nullptr,
+                                                 bool inline_when_idle = true) {
   LayerManager::Options options;
   options.repository_dir = dir;
-  options.executor = BatchExecutor::Create({/*threads=*/2}).value();
+  BatchExecutor::Options executor;
+  executor.threads = 2;
+  executor.inline_when_idle = inline_when_idle;
+  options.executor = BatchExecutor::Create(executor).value();
   options.observer = observer;
   auto manager = LayerManager::Create(std::move(options));
   EXPECT_TRUE(manager.ok()) << manager.status();

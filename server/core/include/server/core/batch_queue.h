@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/batcher.h"
 #include "server/core/metrics_observer.h"
 #include "tconv/kernel/compute_pool.h"
@@ -54,6 +55,16 @@ class BatchQueue {
   absl::Status CheckAdmission(int64_t examples) const;
   // Queues an admitted request; it counts as in flight until Finished().
   void Push(QueuedRequest request);
+  // True when an admitted request may run at once on the submitting thread instead of going
+  // through a worker: nothing of this queue waits or runs, so there is nothing to merge it
+  // with, and batch_timeout is zero, so it would not wait for company either. Saves the two
+  // thread hand-offs (submitter -> worker -> answer) that dominate a lone small request.
+  bool CanRunInline() const {
+    return !closed_ && in_flight_ == 0 && options_.batch_timeout <= absl::ZeroDuration();
+  }
+  // Counts an admitted request that runs inline as in flight until Finished(), so that
+  // requests arriving meanwhile queue (and are batched) and Drain waits for it.
+  void StartInline() { ++in_flight_; }
 
   // The earliest time one of its batches is (or becomes) ready to run: the first request's
   // arrival plus batch_timeout, or that arrival itself once the batch is full or the queue
@@ -90,9 +101,12 @@ class BatchQueue {
   int64_t BatchLimit(const SubQueue& sub) const;
   // Answers the expired and cancelled requests of `batch`; returns the others.
   std::vector<QueuedRequest*> AnswerDropped(Batch& batch, absl::Time now) const;
-  // Reports the run and hands every live request its own rows of `output`.
+  // Reports the run and hands every live request its own rows of `output` (copied into its
+  // output_buffer when it has one; a lone request with one has them there already, and one
+  // without gets `lone_output`, which holds `output`).
   void Answer(const std::vector<QueuedRequest*>& live, absl::Time start, absl::Duration compute,
-              int64_t examples, std::vector<float> output) const;
+              int64_t examples, absl::Span<const float> output,
+              std::vector<float> lone_output) const;
   void ReportDepth() const;
 
   const BatchingOptions options_;

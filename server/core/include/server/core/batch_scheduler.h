@@ -17,8 +17,9 @@ namespace tconv::server::internal {
 
 class BatchScheduler final : public BatchExecutor {
  public:
-  // Starts one worker thread per pool thread (see batcher.cc for why).
-  static absl::StatusOr<std::shared_ptr<BatchScheduler>> Create(int threads);
+  // Starts one worker thread per pool thread (see batcher.cc for why). `inline_when_idle`:
+  // BatchExecutor::Options.
+  static absl::StatusOr<std::shared_ptr<BatchScheduler>> Create(int threads, bool inline_when_idle);
   // Called when no Batcher is left (each holds a reference). May run on one of its own worker
   // threads (a callback that dropped the last reference): that thread is detached, not joined.
   ~BatchScheduler() override;
@@ -28,7 +29,8 @@ class BatchScheduler final : public BatchExecutor {
 
   // `queue` must stay alive until Drain(queue) returns.
   void Register(BatchQueue* queue);
-  // Queues the request, or answers it at once (inline) when the queue refuses it.
+  // Queues the request, or answers it at once (inline) when the queue refuses it. Runs it on
+  // the calling thread when allowed and the queue is idle (BatchQueue::CanRunInline).
   void Enqueue(BatchQueue* queue, QueuedRequest request);
   // Closes `queue`, runs what it still holds (on this thread too, so it never waits for a
   // busy worker), waits until each of its requests has been answered and unregisters it.

@@ -13,12 +13,20 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/core/metrics_observer.h"
 #include "tconv/kernel/compute_pool.h"
 #include "tconv/kernel/conv2d_transpose.h"
 #include "tconv/repository/batching_options.h"
 
 namespace tconv::server {
+
+// Memory the caller already has for a request's output values (the transport's response
+// bytes), so the batcher writes them there instead of into InferenceResult::output and the
+// caller copying them over. Called at most once per request, on the thread that runs its
+// batch, with the number of float values; returns exactly that many, valid until the
+// request's callback has run.
+using OutputBuffer = std::function<absl::Span<float>(int64_t values)>;
 
 struct InferenceRequest {
   std::vector<float> input;  // in the layer's data_format, shape `shape`
@@ -30,10 +38,12 @@ struct InferenceRequest {
   // The layer version asked for, in decimal; "" = the one served. LayerManager::Infer answers
   // NOT_FOUND for any other; the batcher ignores it.
   std::string version;
+  OutputBuffer output_buffer;  // optional: where the answer's values go (see OutputBuffer)
 };
 
 struct InferenceResult {
-  std::vector<float> output;  // in the layer's data_format, exactly this request's rows
+  std::vector<float> output;      // in the layer's data_format, exactly this request's rows
+  bool output_in_buffer = false;  // they went to the request's output_buffer; `output` is empty
   Shape4 shape{};
   absl::Duration queue_duration;    // from enqueue to the start of its kernel run
   absl::Duration compute_duration;  // of the kernel run it was part of
@@ -41,8 +51,9 @@ struct InferenceResult {
   int64_t version = 0;              // the layer version that computed it (LayerManager::Infer)
 };
 
-// Called exactly once per submitted request, possibly inline from Submit (immediate refusals)
-// or from a batch worker thread.
+// Called exactly once per submitted request, possibly inline from Submit (immediate refusals,
+// and answers of a request that ran on the submitting thread because its queue was idle) or
+// from a batch worker thread.
 using InferenceCallback = absl::AnyInvocable<void(absl::StatusOr<InferenceResult>) &&>;
 
 // Shared by all batchers of a server: the worker threads that run batches, and the compute
@@ -54,6 +65,11 @@ class BatchExecutor {
     // threads: a small batch may run on one thread, so one worker per pool thread keeps every
     // core busy, while the pool's arena caps the threads computing at once at `threads`.
     int threads = 0;
+    // Runs a request on the submitting thread when its layer has nothing queued or running
+    // and batch_timeout is zero, instead of handing it to a worker and its answer back: two
+    // thread hand-offs less for a lone request, the common case at low load. Off: every
+    // request goes through a worker, so a submitting thread never computes.
+    bool inline_when_idle = true;
   };
   static absl::StatusOr<std::shared_ptr<BatchExecutor>> Create(Options options);
   virtual ~BatchExecutor() = default;
@@ -78,6 +94,9 @@ class Batcher {
   // RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED when its deadline passes
   // before it runs; otherwise computes it, merged with other requests of the same H/W.
   // CANCELLED (not computed) when is_cancelled() is true as its batch starts. Thread-safe.
+  // When nothing of this layer is queued or running and batch_timeout is zero, the request
+  // runs (and `done` is called) on the calling thread before Submit returns; requests that
+  // arrive meanwhile queue and are batched as usual.
   // `done` runs without any batcher lock held, so it may Submit again.
   virtual void Submit(InferenceRequest request, InferenceCallback done) = 0;
 

@@ -35,9 +35,15 @@ absl::StatusOr<InferenceRequest> DecodeInferRequest(
     const inference::ModelInferRequest& request,
     const SharedMemoryRegistry* shared_memory = nullptr);
 
+// An OutputBuffer for InferenceRequest::output_buffer: the response's raw_output_contents
+// entry, sized for the values, so that they are computed (or copied once) right where they
+// are serialized from. `response` must outlive the request's callback.
+OutputBuffer RawOutputBuffer(inference::ModelInferResponse* response);
+
 // Fills the response with the result in raw form (raw_output_contents), the version that
-// computed it, and echoes the id. Without `raw_output` the output carries only its metadata (it
-// was written to shared memory) and its raw_output_contents entry is empty, as Triton answers.
+// computed it, and echoes the id; when result.output_in_buffer the values are already there
+// (RawOutputBuffer). Without `raw_output` the output carries only its metadata (it was
+// written to shared memory) and its raw_output_contents entry is empty, as Triton answers.
 void EncodeInferResponse(const inference::ModelInferRequest& request, const InferenceResult& result,
                          inference::ModelInferResponse* response, bool raw_output = true);
 
