@@ -245,7 +245,9 @@ def main():
             for row in plot_rows:
                 f.write("\t".join(row) + "\n")
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plot.gp")
-        result = subprocess.run(["gnuplot", "-e", f"data='{data}'; out='{args.plot}'", script],
+        settings = (f"data='{data}'; out='{args.plot}'; floor_p50={run.floor_p50() or 0}; "
+                    f"floor_calls={run.floor_calls() or 0}")
+        result = subprocess.run(["gnuplot", "-e", settings, script],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             print(f"plot: gnuplot failed: {result.stderr.strip()}", file=sys.stderr)
