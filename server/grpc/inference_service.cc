@@ -155,9 +155,11 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(CallContext* context,
     FinishInfer(reactor, request->model_name(), start, decoded.status());
     return reactor;
   }
-  // The answer's values are written straight into the response's bytes, unless they go to
-  // shared memory.
-  if (!shared_memory_output.has_value()) decoded->output_buffer = RawOutputBuffer(response);
+  // The kernel writes the answer's values straight where they go: the response's bytes, or the
+  // client's shared memory region.
+  decoded->output_buffer = shared_memory_output.has_value()
+                               ? SharedMemoryOutputBuffer(*shared_memory_output)
+                               : RawOutputBuffer(response);
   options_.manager->Infer(
       request->model_name(), *std::move(decoded),
       [this, reactor, request, response, start,

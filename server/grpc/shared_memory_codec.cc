@@ -1,8 +1,11 @@
 #include "server/grpc/shared_memory_codec.h"
 
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/grpc/oip_codec.h"
@@ -98,6 +101,18 @@ absl::StatusOr<std::optional<SharedMemoryTensor>> BindSharedMemoryOutput(
   return std::optional<SharedMemoryTensor>();
 }
 
+OutputBuffer SharedMemoryOutputBuffer(const SharedMemoryTensor& output) {
+  if (reinterpret_cast<uintptr_t>(output.bytes.data()) % alignof(float) != 0) return nullptr;
+  auto spill = std::make_shared<std::vector<float>>();
+  return [output, spill](int64_t values) {
+    if (static_cast<size_t>(values) * sizeof(float) == output.bytes.size()) {
+      return absl::MakeSpan(reinterpret_cast<float*>(output.bytes.data()), values);
+    }
+    spill->resize(values);
+    return absl::MakeSpan(*spill);
+  };
+}
+
 absl::Status EncodeInferAnswer(const inference::ModelInferRequest& request,
                                const InferenceResult& result,
                                const std::optional<SharedMemoryTensor>& output,
@@ -106,13 +121,15 @@ absl::Status EncodeInferAnswer(const inference::ModelInferRequest& request,
     EncodeInferResponse(request, result, response);
     return absl::OkStatus();
   }
-  const size_t bytes = result.output.size() * sizeof(float);
+  int64_t values = result.shape[0];
+  for (int i = 1; i < 4; ++i) values *= result.shape[i];
+  const size_t bytes = static_cast<size_t>(values) * sizeof(float);
   if (bytes != output->bytes.size()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the answer has ", bytes, " bytes but its shared memory output was bound for ",
         output->bytes.size(), ": the layer changed while the request waited; send it again"));
   }
-  std::memcpy(output->bytes.data(), result.output.data(), bytes);
+  if (!result.output_in_buffer) std::memcpy(output->bytes.data(), result.output.data(), bytes);
   EncodeInferResponse(request, result, response, /*raw_output=*/false);
   return absl::OkStatus();
 }

@@ -116,7 +116,7 @@ TEST_F(SharedMemoryTest, AdvertisedInServerMetadata) {
 TEST_F(SharedMemoryTest, InputAndOutputInPlaceMatchTheRawPathBitwise) {
   StartServer();
   ShmObject object(8192 + 100);
-  ASSERT_OK(Register("r", object.key(), 100, kInBytes + 12 + kOutBytes));
+  ASSERT_OK(Register("r", object.key(), 100, kInBytes + 16 + kOutBytes));
   const std::vector<float> input = RandomValues(4 * 4 * 64, 11);
   object.Write(100, input);
   std::memset(object.data() + 100 + kInBytes + 12, 0x7f, kOutBytes);
@@ -136,6 +136,11 @@ TEST_F(SharedMemoryTest, InputAndOutputInPlaceMatchTheRawPathBitwise) {
   ASSERT_OK(Infer(*server_, roomy));
   EXPECT_EQ(object.Bytes(100 + kInBytes + 8, kOutBytes), RawAnswer(input));
   EXPECT_EQ(object.Bytes(100 + kInBytes + 8 + kOutBytes, 4), std::string(4, '\0'));
+  // Aligned outputs (above) the kernel writes in place; one at an offset that is not aligned
+  // for float gets the answer copied there, the same bytes.
+  std::memset(object.data() + 100 + kInBytes + 13, 0x7f, kOutBytes);
+  ASSERT_OK(Infer(*server_, ShmInfer("r", 0, "r", kInBytes + 13)));
+  EXPECT_EQ(object.Bytes(100 + kInBytes + 13, kOutBytes), RawAnswer(input));
   // Input in shared memory, output in the response.
   auto raw_out = Infer(*server_, ShmInfer("r", 0, "", 0));
   ASSERT_OK(raw_out);

@@ -48,9 +48,18 @@ absl::StatusOr<std::optional<SharedMemoryTensor>> BindSharedMemoryOutput(
     const inference::ModelInferRequest& request, const SharedMemoryRegistry* registry,
     const Shape4& output_shape);
 
+// An OutputBuffer (InferenceRequest::output_buffer) that has the kernel write the answer
+// straight into the bound output region: no buffer of the server's, no copy. Empty (no buffer:
+// EncodeInferAnswer copies) when the region's bytes are not aligned for float — the client
+// chose the offset. Keeps the region mapped until the request is answered. Should the answer
+// not have the bound size after all (the layer was replaced meanwhile), its values go to memory
+// of the buffer's own and EncodeInferAnswer refuses them.
+OutputBuffer SharedMemoryOutputBuffer(const SharedMemoryTensor& output);
+
 // EncodeInferResponse, with the output written to `output` instead of raw_output_contents when
-// bound. FAILED_PRECONDITION when the result no longer has the bound size (the layer was
-// replaced between the check and the run).
+// bound (unless the kernel wrote it there already: result.output_in_buffer). FAILED_PRECONDITION
+// when the result no longer has the bound size (the layer was replaced between the check and the
+// run).
 absl::Status EncodeInferAnswer(const inference::ModelInferRequest& request,
                                const InferenceResult& result,
                                const std::optional<SharedMemoryTensor>& output,
