@@ -114,13 +114,17 @@ loadgen() {
 }
 
 # perf SERVER NAME H,W,C BATCH CONCURRENCY [FLAGS...]: one perf_analyzer point (windows of
-# $PA_WINDOW_MS until stable); prints "inferences/s p50_us".
+# $PA_WINDOW_MS until stable, longer for a slow layer: at least 2000 of its kernel times, so
+# that a window holds answers at concurrency 32 on the slowest peer); prints "inferences/s
+# p50_us".
 perf() {
-  local server=$1 name=$2 hwc=$3 batch=$4 concurrency=$5
+  local server=$1 name=$2 hwc=$3 batch=$4 concurrency=$5 window kernel_us
   shift 5
+  kernel_us=$(awk -F'\t' -v n="$name" '$1 == "kernel" && $2 == n && $3 == 1 {print $7}' "$results")
+  window=$(awk -v w="$pa_window_ms" -v k="${kernel_us:-0}" 'BEGIN {print (k * 2 > w ? int(k * 2) : w)}')
   timeout 300 "$perf_analyzer" -m "$name" -u "$server" -i grpc -b "$batch" \
     --concurrency-range "$concurrency:$concurrency" --shape "input:$hwc" \
-    --measurement-interval "$pa_window_ms" --stability-percentage 50 --max-trials 6 \
+    --measurement-interval "$window" --stability-percentage 50 --max-trials 6 \
     -f "$tmp/perf.csv" "$@" >"$tmp/perf.log" 2>&1 || { tail -20 "$tmp/perf.log" >&2; return 1; }
   awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next}
            NR == 2 {printf "%.1f %.1f\n", $col["Inferences/Second"], $col["p50 latency"]}' \

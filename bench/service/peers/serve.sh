@@ -59,9 +59,12 @@ if [[ $kind == mlserver ]]; then
   # parallel_workers 0: inference in the server's own process (mlserver_runtime.py hands each
   # batch to TensorFlow's two threads), not in extra worker processes that would each take
   # TensorFlow's threads and more than the benchmark's two-thread budget.
+  # gRPC messages up to 64 MiB, as tconv-server's default --max_message_bytes (MLServer's own
+  # default, gRPC's 4 MiB, refuses pix2pix_last's 8 MiB input).
   cat >"$tmp/settings.json" <<JSON
 {"host": "127.0.0.1", "grpc_port": $port, "http_port": $((port + 1)),
  "metrics_endpoint": null, "parallel_workers": 0, "debug": false,
+ "grpc_max_message_length": 67108864,
  "load_models_at_startup": true, "model_repository_root": "$tmp"}
 JSON
   # max_batch_time: MLServer batches only with a wait > 0; 100 us is the shortest that still
