@@ -137,11 +137,12 @@ void BatchQueue::Run(Batch& batch, const ComputePool& pool) const {
   if (live.size() > 1) {
     merged_input.reserve(examples * ExampleElements(input_shape));
     for (const QueuedRequest* queued : live) {
-      merged_input.insert(merged_input.end(), queued->request.input.begin(),
-                          queued->request.input.end());
+      const absl::Span<const float> values = queued->request.Input();
+      merged_input.insert(merged_input.end(), values.begin(), values.end());
     }
   }
-  const std::vector<float>& input = live.size() > 1 ? merged_input : live.front()->request.input;
+  const absl::Span<const float> input =
+      live.size() > 1 ? absl::MakeConstSpan(merged_input) : live.front()->request.Input();
   // A lone request whose caller has memory for its answer gets the kernel's output written
   // there: no tensor-sized buffer of ours, no copy of it. A merged run's output is not zeroed
   // first (the kernel writes every value): each request's rows are copied out of it once.

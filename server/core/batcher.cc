@@ -54,9 +54,9 @@ class BatcherImpl final : public Batcher {
     const std::string& name = queue_->name();
     ASSIGN_OR_RETURN(Shape4 output_shape, queue_->layer().OutputShape(request.shape));
     const int64_t expected = ElementCount(request.shape);
-    if (expected != static_cast<int64_t>(request.input.size())) {
+    if (expected != static_cast<int64_t>(request.Input().size())) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "input of layer '", name, "' has ", request.input.size(), " values, its shape [",
+          "input of layer '", name, "' has ", request.Input().size(), " values, its shape [",
           absl::StrJoin(request.shape, ","), "] needs ", expected));
     }
     if (request.deadline <= absl::Now()) {

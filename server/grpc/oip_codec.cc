@@ -1,5 +1,6 @@
 #include "server/grpc/oip_codec.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -56,11 +57,13 @@ int OtherTypedValues(const InferTensorContents& c) {
          c.bytes_contents_size();
 }
 
-absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request, int64_t elements,
-                                                const SharedMemoryRegistry* shared_memory) {
+// Fills decoded->input, or decoded->input_view for raw bytes.
+absl::Status DecodeValues(const ModelInferRequest& request, int64_t elements,
+                          const SharedMemoryRegistry* shared_memory, InferenceRequest* decoded) {
   const auto& input = request.inputs(0);
   if (UsesSharedMemory(input.parameters())) {
-    return ReadSharedMemoryInput(request, shared_memory, elements);
+    ASSIGN_OR_RETURN(decoded->input, ReadSharedMemoryInput(request, shared_memory, elements));
+    return absl::OkStatus();
   }
   const int typed = input.contents().fp32_contents_size() + OtherTypedValues(input.contents());
   if (request.raw_input_contents_size() > 0) {
@@ -77,9 +80,16 @@ absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request
           "raw_input_contents of input '", input.name(), "' has ", raw.size(), " bytes; shape ",
           ShapeString(input.shape()), " of FP32 needs exactly ", expected));
     }
-    std::vector<float> values(elements);
-    std::memcpy(values.data(), raw.data(), raw.size());
-    return values;
+    // The kernel reads the values where the message holds them (a multi-MB input was zeroed
+    // and copied here before); a copy only when the bytes are not aligned for float.
+    if (reinterpret_cast<uintptr_t>(raw.data()) % alignof(float) == 0) {
+      decoded->input_view = absl::MakeConstSpan(reinterpret_cast<const float*>(raw.data()),
+                                                static_cast<size_t>(elements));
+      return absl::OkStatus();
+    }
+    decoded->input.resize(elements);
+    std::memcpy(decoded->input.data(), raw.data(), raw.size());
+    return absl::OkStatus();
   }
   if (OtherTypedValues(input.contents()) > 0 || input.contents().fp32_contents_size() != elements) {
     return absl::InvalidArgumentError(
@@ -88,8 +98,9 @@ absl::StatusOr<std::vector<float>> DecodeValues(const ModelInferRequest& request
                      " values of other types; shape ", ShapeString(input.shape()),
                      " needs exactly ", elements, " fp32_contents values (or raw_input_contents)"));
   }
-  return std::vector<float>(input.contents().fp32_contents().begin(),
-                            input.contents().fp32_contents().end());
+  decoded->input.assign(input.contents().fp32_contents().begin(),
+                        input.contents().fp32_contents().end());
+  return absl::OkStatus();
 }
 
 absl::Status CheckTensorNames(const ModelInferRequest& request) {
@@ -169,7 +180,7 @@ absl::StatusOr<InferenceRequest> DecodeInferRequest(const ModelInferRequest& req
   ASSIGN_OR_RETURN(decoded.shape, DecodeShape(request.inputs(0)));
   const int64_t elements =
       decoded.shape[0] * decoded.shape[1] * decoded.shape[2] * decoded.shape[3];
-  ASSIGN_OR_RETURN(decoded.input, DecodeValues(request, elements, shared_memory));
+  RETURN_IF_ERROR(DecodeValues(request, elements, shared_memory, &decoded));
   return decoded;
 }
 

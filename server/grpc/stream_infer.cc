@@ -182,9 +182,7 @@ class InferenceService::StreamReactor final
       Answer(*request, start, decoded.status());
       return;
     }
-    // The answer needs only the name and id; the input now lives in `decoded`.
-    request->clear_raw_input_contents();
-    request->clear_inputs();
+    // The callback keeps the request: `decoded` borrows its raw input bytes until answered.
     const std::string model = request->model_name();
     service_.options_.manager->Infer(
         model, *std::move(decoded),

@@ -400,7 +400,9 @@ TEST_P(BatcherTest, OutputBuffersGetTheirOwnRows) {
     const bool buffered = static_cast<bool>(requests[i].output_buffer);
     EXPECT_EQ(answers[i]->result->output_in_buffer, buffered) << i;
     const std::vector<float>& got = buffered ? *buffers[i] : answers[i]->result->output;
-    if (buffered) EXPECT_TRUE(answers[i]->result->output.empty()) << i;
+    if (buffered) {
+      EXPECT_TRUE(answers[i]->result->output.empty()) << i;
+    }
     ASSERT_EQ(got.size(), expected.output.size()) << i;
     EXPECT_EQ(std::memcmp(got.data(), expected.output.data(), got.size() * sizeof(float)), 0)
         << "request " << i << ": rows differ from running it alone";

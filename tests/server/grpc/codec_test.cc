@@ -76,9 +76,15 @@ TEST(OipCodecTest, DecodesRawAndTypedAlike) {
   for (const auto& request : {raw, typed}) {
     auto decoded = DecodeInferRequest(request);
     ASSERT_OK(decoded);
-    EXPECT_THAT(decoded->input, ::testing::ElementsAre(1.5f, -2.25f));
+    EXPECT_THAT(decoded->Input(), ::testing::ElementsAre(1.5f, -2.25f));
     EXPECT_EQ(decoded->shape, (Shape4{1, 1, 2, 1}));
   }
+  // Raw bytes are read where the message holds them, not copied.
+  auto borrowed = DecodeInferRequest(raw);
+  ASSERT_OK(borrowed);
+  EXPECT_EQ(static_cast<const void*>(borrowed->Input().data()),
+            static_cast<const void*>(raw.raw_input_contents(0).data()));
+  EXPECT_TRUE(borrowed->input.empty());
   typed.add_raw_input_contents();
   typed.add_raw_input_contents();
   EXPECT_THAT(DecodeInferRequest(typed),

@@ -29,8 +29,16 @@ namespace tconv::server {
 using OutputBuffer = std::function<absl::Span<float>(int64_t values)>;
 
 struct InferenceRequest {
-  std::vector<float> input;  // in the layer's data_format, shape `shape`
-  Shape4 shape{};            // batch dimension = number of examples in this request
+  // The input values in the layer's data_format, shape `shape`: owned here (`input`), or
+  // borrowed (`input_view`, when its data() is not null) from memory the caller keeps alive and
+  // unchanged until the request's callback has run — the request message's raw bytes, so that
+  // a large input is not copied once more. Read them with Input().
+  std::vector<float> input;
+  absl::Span<const float> input_view;
+  absl::Span<const float> Input() const {
+    return input_view.data() != nullptr ? input_view : absl::MakeConstSpan(input);
+  }
+  Shape4 shape{};  // batch dimension = number of examples in this request
   absl::Time deadline = absl::InfiniteFuture();
   // Polled before computing: a cancelled request is dropped (answered CANCELLED, not run).
   std::function<bool()> is_cancelled;

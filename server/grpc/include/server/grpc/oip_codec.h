@@ -31,6 +31,8 @@ inline constexpr absl::string_view kPlatform = "keras_conv2dtranspose";
 // raw and typed contents together, typed contents of the wrong type or count, or a requested
 // output other than "output". The version asked for is the manager's to check. An input whose
 // parameters name a shared memory region is read from `shared_memory` (shared_memory_codec.h).
+// Raw input bytes are borrowed, not copied (InferenceRequest::input_view): `request` must
+// outlive the decoded request's callback, unchanged.
 absl::StatusOr<InferenceRequest> DecodeInferRequest(
     const inference::ModelInferRequest& request,
     const SharedMemoryRegistry* shared_memory = nullptr);
