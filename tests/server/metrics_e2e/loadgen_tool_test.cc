@@ -67,6 +67,19 @@ class LoadgenToolTest : public ::testing::Test {
     ASSERT_TRUE(absl::SimpleAtoi(metrics.substr(metrics.find(':') + 1), &metrics_port_));
   }
 
+  // Creates a layer on the started server through the client library.
+  void CreateLayer(const std::string& name, const std::string& config_json, int64_t in_channels,
+                   uint64_t seed = 0) {
+    auto client = client::Client::Create(address_);
+    ASSERT_OK(client);
+    client::LayerSpec spec;
+    spec.name = name;
+    spec.config_json = config_json;
+    spec.in_channels = in_channels;
+    spec.seed = seed;
+    ASSERT_OK((*client)->CreateLayer(spec));
+  }
+
   ToolRun Loadgen(std::vector<std::string> flags) {
     std::vector<std::string> args = {TCONV_TOOL_BINARY, "loadgen"};
     args.insert(args.end(), flags.begin(), flags.end());
@@ -88,14 +101,8 @@ TEST_F(LoadgenToolTest, LoadgenSummaryAgreesWithTheServersMetrics) {
   StartServer();
   if (HasFatalFailure()) return;
   EXPECT_THAT(Sample("tconv_build_info", {{"version", TCONV_PROJECT_VERSION}}), Optional(1.0));
-  auto client = client::Client::Create(address_);
-  ASSERT_OK(client);
-  client::LayerSpec spec;
-  spec.name = "lg";
-  spec.config_json = R"({"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"})";
-  spec.in_channels = 4;
-  spec.seed = 3;
-  ASSERT_OK((*client)->CreateLayer(spec));
+  CreateLayer("lg", R"({"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"})", 4, 3);
+  if (HasFatalFailure()) return;
 
   const ToolRun run = Loadgen({"--server=" + address_, "--layer=lg", "--input_shape=2,5,5,4",
                                "--concurrency=4", "--requests=40", "--progress"});
@@ -135,13 +142,8 @@ TEST_F(LoadgenToolTest, LoadgenSummaryAgreesWithTheServersMetrics) {
 TEST_F(LoadgenToolTest, LoadgenForADurationStopsInTime) {
   StartServer();
   if (HasFatalFailure()) return;
-  auto client = client::Client::Create(address_);
-  ASSERT_OK(client);
-  client::LayerSpec spec;
-  spec.name = "timed";
-  spec.config_json = R"({"filters": 2, "kernel_size": 3})";
-  spec.in_channels = 2;
-  ASSERT_OK((*client)->CreateLayer(spec));
+  CreateLayer("timed", R"({"filters": 2, "kernel_size": 3})", 2);
+  if (HasFatalFailure()) return;
   const absl::Time start = absl::Now();
   const ToolRun run = Loadgen({"--server=" + address_, "--layer=timed", "--input_shape=1,4,4,2",
                                "--concurrency=3", "--duration=1s"});
@@ -181,13 +183,8 @@ TEST_F(LoadgenToolTest, EmptyRpcModeCallsServerLive) {
 TEST_F(LoadgenToolTest, SharedMemoryModeInfersThroughRegionsAndRemovesThem) {
   StartServer();
   if (HasFatalFailure()) return;
-  auto client = client::Client::Create(address_);
-  ASSERT_OK(client);
-  client::LayerSpec spec;
-  spec.name = "shm";
-  spec.config_json = R"({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"})";
-  spec.in_channels = 3;
-  ASSERT_OK((*client)->CreateLayer(spec));
+  CreateLayer("shm", R"({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"})", 3);
+  if (HasFatalFailure()) return;
   const ToolRun run = Loadgen({"--server=" + address_, "--layer=shm", "--input_shape=2,6,6,3",
                                "--rpc=shm", "--concurrency=3", "--requests=30"});
   ASSERT_EQ(run.exit_status, 0) << run.out << run.err;
