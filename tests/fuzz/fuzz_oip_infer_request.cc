@@ -25,6 +25,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     TCONV_FUZZ_CHECK(dim >= 1);
     elements *= dim;
   }
-  TCONV_FUZZ_CHECK(static_cast<int64_t>(decoded->input.size()) == elements);
+  TCONV_FUZZ_CHECK(static_cast<int64_t>(decoded->Input().size()) == elements);
   return 0;
 }
