@@ -188,26 +188,25 @@ void ParallelFor(const ComputePool& pool, int64_t n, int64_t grain,
   if (parallel) parallel_calls.fetch_add(1, std::memory_order_relaxed);
   // Even serial work enters the arena: its slots are what bound the concurrency of all
   // callers sharing the pool (e.g. a server's batch workers).
-  TCONV_TSAN_RELEASE(&tsan_handoff);
-  pool.impl().arena.execute([&] {
-    // When the arena has no free slot, execute() hands this functor to a thread already in
-    // the arena, so it too must acquire before reading its closure.
+  // The closures are built before the release that publishes them: a thread that runs one
+  // (execute() may hand it to a thread already in the arena; parallel_for's workers) acquires
+  // first, and ThreadSanitizer sees no other ordering through TBB.
+  const auto chunk = [&](const tbb::blocked_range<int64_t>& r) {
     TCONV_TSAN_ACQUIRE(&tsan_handoff);
-    if (!parallel) {
-      body(0, n);
-      TCONV_TSAN_RELEASE(&tsan_handoff);
-      return;
-    }
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
-                      [&](const tbb::blocked_range<int64_t>& r) {
-                        // First, before this closure is read: the closure itself was written
-                        // by the calling thread.
-                        TCONV_TSAN_ACQUIRE(&tsan_handoff);
-                        body(r.begin(), r.end());
-                        TCONV_TSAN_RELEASE(&tsan_handoff);
-                      });
+    body(r.begin(), r.end());
     TCONV_TSAN_RELEASE(&tsan_handoff);
-  });
+  };
+  const auto run = [&] {
+    TCONV_TSAN_ACQUIRE(&tsan_handoff);
+    if (parallel) {
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), chunk);
+    } else {
+      body(0, n);
+    }
+    TCONV_TSAN_RELEASE(&tsan_handoff);
+  };
+  TCONV_TSAN_RELEASE(&tsan_handoff);
+  pool.impl().arena.execute(run);
   TCONV_TSAN_ACQUIRE(&tsan_handoff);
   if (parallel) {
     parallel_calls.fetch_sub(1, std::memory_order_relaxed);
