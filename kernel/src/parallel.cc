@@ -40,6 +40,7 @@ extern "C" const char* __tsan_default_suppressions() {
          "race:tbb::detail::d1::wait_node\n"
          "race:tbb::detail::d1::tree_node\n"
          "race:mark_task_stolen\n"
+         "race:check_being_stolen\n"
          "called_from_lib:libtbb.so\n";
 }
 #else
