@@ -1,5 +1,8 @@
 #include "fast_isa.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -43,6 +46,15 @@ const KernelSet& SelectKernels() {
       break;
   }
   return ScalarKernels();
+}
+
+int64_t L2CacheBytes() {
+  static const int64_t bytes = [] {
+    const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (reported <= 0) return int64_t{512} << 10;
+    return std::clamp<int64_t>(reported, int64_t{256} << 10, int64_t{2} << 20);
+  }();
+  return bytes;
 }
 
 }  // namespace tconv::internal

@@ -2,6 +2,8 @@
 #ifndef TCONV_KERNEL_SRC_FAST_ISA_H_
 #define TCONV_KERNEL_SRC_FAST_ISA_H_
 
+#include <cstdint>
+
 #include "microkernels.h"
 
 namespace tconv::internal {
@@ -12,6 +14,10 @@ namespace tconv::internal {
 // machine. Read at each call; only FastConv2DTranspose::Create calls it, so a layer keeps the
 // set it was created with.
 const KernelSet& SelectKernels();
+
+// The L2 cache of one core in bytes, as glibc reports it (sysconf), within [256 KiB, 2 MiB];
+// 512 KiB when it is not reported. Read once.
+int64_t L2CacheBytes();
 
 }  // namespace tconv::internal
 

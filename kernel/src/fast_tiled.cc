@@ -5,6 +5,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "fast_block.h"
+#include "fast_isa.h"
 #include "fast_pack.h"
 #include "fast_plan.h"
 #include "microkernels.h"
@@ -87,9 +88,63 @@ TiledConv::TiledConv(const LayerConfig& config, int64_t channels, const LayerWei
 
 void TiledConv::Run(const float* input, int64_t batch, int64_t in_h, int64_t in_w, float* output,
                     const ComputePool& pool) const {
-  RunShaped(RunShape::Whole(input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
-                            config_.OutputLength(in_w, 1)),
-            &pool);
+  const RunShape whole =
+      RunShape::Whole(input, output, batch, in_h, in_w, config_.OutputLength(in_h, 0),
+                      config_.OutputLength(in_w, 1));
+  const Bands bands = CacheBands(whole, pool.threads());
+  if (bands.count <= 1) return RunShaped(whole, &pool);
+  if (!bands.parallel) {
+    for (int64_t i = 0; i < bands.count; ++i) RunShaped(BandShape(whole, bands, i), &pool);
+    return;
+  }
+  ParallelFor(pool, bands.count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) RunShaped(BandShape(whole, bands, i), nullptr);
+  });
+}
+
+TiledConv::Bands TiledConv::CacheBands(const RunShape& whole, int threads) const {
+  Bands bands;
+  const int64_t budget = L2CacheBytes();
+  const int64_t example_bytes =
+      (whole.in_h * whole.in_w * channels_ + whole.out_h * whole.out_w * filters_) *
+      int64_t{sizeof(float)};
+  if (packed_bytes() > kBandWeightBytes || example_bytes * whole.batch <= budget) return bands;
+  if (example_bytes <= budget) {
+    bands.examples = budget / example_bytes;
+    bands.count = (whole.batch + bands.examples - 1) / bands.examples;
+  } else {  // whole phase rows per band, so that no band starts within a row of the phases
+    const int64_t rows = std::max<int64_t>(1, whole.out_h * budget / example_bytes);
+    bands.rows =
+        std::min(whole.out_h, (rows + plan_.stride_y - 1) / plan_.stride_y * plan_.stride_y);
+    bands.per_example = (whole.out_h + bands.rows - 1) / bands.rows;
+    bands.count = whole.batch * bands.per_example;
+  }
+  // With fewer bands than kMinBandsPerThread each, the threads share each band instead.
+  constexpr int64_t kMinBandsPerThread = 4;
+  bands.parallel = threads > 1 && bands.count >= kMinBandsPerThread * threads;
+  return bands;
+}
+
+// Band i as a RunShape: for a band of rows, the input rows it reads and its output rows, as the
+// channels_first entry cuts them (fast_tiled_channels_first.cc).
+RunShape TiledConv::BandShape(const RunShape& whole, const Bands& bands, int64_t i) const {
+  const int64_t in_example = whole.in_h * whole.in_w * channels_;
+  const int64_t out_example = whole.out_h * whole.out_w * filters_;
+  if (bands.examples > 0) {
+    const int64_t first = i * bands.examples;
+    return RunShape::Whole(whole.input + first * in_example, whole.output + first * out_example,
+                           std::min(bands.examples, whole.batch - first), whole.in_h, whole.in_w,
+                           whole.out_h, whole.out_w);
+  }
+  const int64_t example = i / bands.per_example, y0 = i % bands.per_example * bands.rows;
+  const int64_t y1 = std::min(whole.out_h, y0 + bands.rows);
+  const auto [in_y0, in_y1] = InputRows(y0, y1, whole.in_h);
+  RunShape shape =
+      RunShape::Whole(whole.input + example * in_example + in_y0 * whole.in_w * channels_,
+                      whole.output + example * out_example + y0 * whole.out_w * filters_, 1,
+                      whole.in_h, whole.in_w, whole.out_h, whole.out_w);
+  shape.in_y0 = in_y0, shape.in_rows = in_y1 - in_y0, shape.out_y0 = y0, shape.out_y1 = y1;
+  return shape;
 }
 
 void TiledConv::RunShaped(const RunShape& shape, const ComputePool* pool) const {

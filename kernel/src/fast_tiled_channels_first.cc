@@ -14,10 +14,8 @@ namespace tconv::internal {
 namespace {
 
 // channels_first calls of few examples run as bands of output rows, one per thread, when the
-// packed weights are at most this large: each thread reads them all, from its own L2.
-constexpr int64_t kBandWeightBytes = int64_t{1} << 20;
-// ... and the call has at least this many FLOPs (cvae_d1 at batch 1, 1.8 MFLOP: 19 -> 17.5 us
-// at 2 threads; channels_last 14 us).
+// packed weights are at most kBandWeightBytes (fast_tiled.h) and the call has at least this many
+// FLOPs (cvae_d1 at batch 1, 1.8 MFLOP: 19 -> 17.5 us at 2 threads; channels_last 14 us).
 constexpr double kMinBandFlops = 1e6;
 
 // Scratch of the channels_first entry, per thread, kept between calls up to kMaxKeptFloats.

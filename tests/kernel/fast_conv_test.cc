@@ -166,6 +166,46 @@ TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
   }
 }
 
+// channels_last calls larger than a core's L2 run as bands (kernel/src/fast_tiled.h,
+// TiledConv::Bands), which the budget's 2 MiB ceiling forces on any CPU: groups of whole
+// examples (24 of 150 KiB), and bands of output rows of one example (2.4 and 2.7 MiB per
+// example; stride 3 and output padding put band edges inside a phase's rows). 1-3 threads: the
+// bands shared by the threads, or one per thread. Against the reference, and each example bit
+// for bit its result alone on one thread.
+TEST_P(FastConvTest, CacheBandsMatchReferenceAndAreBatchInvariant) {
+  const T cases[] = {
+      T().input(24, 14, 14, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"),
+      T().input(2, 56, 56, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"),
+      T().input(2, 61, 37, 48).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1),
+  };
+  for (const T& t : cases) {
+    T(t).threads({1, 2, 3}).data_format(DataFormat::kChannelsLast).Test();
+    SCOPED_TRACE(t.Describe(DataFormat::kChannelsLast));
+    std::mt19937_64 rng(Seed());
+    auto layer = t.MakeLayer(DataFormat::kChannelsLast, rng);
+    ASSERT_NE(layer, nullptr);
+    const Shape4 shape = t.InputShape(DataFormat::kChannelsLast);
+    const Shape4 out_shape = layer->OutputShape(shape).value();
+    const int64_t batch = shape[0];
+    const int64_t in_size = Elements(shape) / batch, out_size = Elements(out_shape) / batch;
+    const std::vector<float> input = RandomFloats(Elements(shape), 1.0f, rng);
+    std::vector<std::vector<float>> alone(batch, std::vector<float>(out_size));
+    for (int64_t e = 0; e < batch; ++e) {
+      ASSERT_OK(layer->Run(absl::MakeConstSpan(input).subspan(e * in_size, in_size),
+                           {1, shape[1], shape[2], shape[3]}, absl::MakeSpan(alone[e]),
+                           PoolWithThreads(1)));
+    }
+    for (int threads : {1, 2, 3}) {
+      std::vector<float> batched(Elements(out_shape));
+      ASSERT_OK(layer->Run(input, shape, absl::MakeSpan(batched), PoolWithThreads(threads)));
+      for (int64_t e = 0; e < batch; ++e) {
+        ASSERT_EQ(0, std::memcmp(alone[e].data(), &batched[e * out_size], out_size * sizeof(float)))
+            << "example " << e << " of " << batch << " with " << threads << " threads";
+      }
+    }
+  }
+}
+
 // Layers with 1-4 filters take the col path (kernel/src/fast_col.cc): random shapes of their
 // own, since only a quarter of the shapes above have so few filters, and inputs large enough
 // for several GEMM work items per call.
