@@ -38,10 +38,10 @@ namespace tconv::internal {
 // (3.6 MFLOP, 0.23 ms) stayed on one thread, and with 1 MFLOP cvae_d3 and dcgan_g3 at batch 1
 // (0.45-0.63 MFLOP, 25-30 us) did; at 0.25 MFLOP they take 17-23 us on 2 threads.
 inline constexpr double kMinTaskFlops = 4e6;
+inline constexpr double kMinDotTaskFlops = 0.25e6;
 // Layers whose packed weights are at most this large may run as bands, each thread's bands
 // reading all the weights from its own L2 (see TiledConv::Bands).
 inline constexpr int64_t kBandWeightBytes = int64_t{1} << 20;
-inline constexpr double kMinDotTaskFlops = 0.25e6;
 
 // ParallelFor over `pool`, or the whole range on this thread when there is none (the caller
 // is itself one task of a parallel call).
