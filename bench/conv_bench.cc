@@ -8,8 +8,6 @@
 //   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING[,SUBSTRING...]]
 //               [--seconds=0.25] [--clock=thread_cpu] [--plot_data=FILE]
 //               [--ort_python=build/venvs/ort/bin/python] [Google Benchmark flags]
-#include <dirent.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "benchmark/benchmark.h"
 #include "fma_peak.h"
+#include "idle_workers.h"
 #include "onednn_peer.h"
 #include "ort_peer.h"
 #include "report.h"
@@ -97,42 +96,8 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Waits until the process's other threads have stopped using CPU (at most ~100 ms). After a
-// parallel call, oneDNN's OpenMP workers keep spinning for GOMP_SPINCOUNT pauses (1-4 ms
-// measured here) and TBB's workers briefly too; on a 2-core machine a spinning worker takes a
-// core from the next contender's threads and doubled its small 2-thread timings. Each library
-// then starts its round from idle workers, like the other, and keeps its own spinning between
-// its own back-to-back calls (what a caller of that library sees).
-// ONNX Runtime's intra-op workers spin in the child process the same way, so its threads'
-// CPU time counts too (/proc/PID/task/*/schedstat: nanoseconds on a CPU, per thread).
-double ChildCpuMs(pid_t pid) {
-  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
-  DIR* dir = opendir(tasks.c_str());
-  if (dir == nullptr) return 0;
-  double ms = 0;
-  while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream schedstat(absl::StrCat(tasks, "/", entry->d_name, "/schedstat"));
-    double ns = 0;
-    if (schedstat >> ns) ms += ns * 1e-6;
-  }
-  closedir(dir);
-  return ms;
-}
-
-void WaitForIdleWorkers() {
-  auto process_cpu_ms = [] {
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6 + (ort != nullptr ? ChildCpuMs(ort->pid()) : 0);
-  };
-  for (int i = 0; i < 100; ++i) {
-    const double before = process_cpu_ms();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (process_cpu_ms() - before < 0.1) return;  // others used < 10% of a CPU
-  }
-}
-
+// Each library starts its round from idle workers (idle_workers.h), like the others, and keeps
+// its own spinning between its own back-to-back calls (what a caller of that library sees).
 // Each round of a contender starts with untimed calls, at least one and for at least kWarmUp:
 // they wake the library's workers and warm the caches. OpenMP's first call waits until all of
 // its threads have woken; a TBB worker wakes on its own time (0.1-5 ms after an idle wait on our
@@ -250,7 +215,7 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   for (auto _ : state) {
     for (int round = 0; round < kMaxRounds; ++round) {
       for (Contender& c : timed) {
-        WaitForIdleWorkers();
+        WaitForIdleWorkers(ort != nullptr ? ort->pid() : 0);
         if (c.round) {
           auto ms = c.round();
           if (!ms.ok()) {
