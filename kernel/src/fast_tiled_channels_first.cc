@@ -41,11 +41,16 @@ class LayoutScratch {
 
 }  // namespace
 
-// Two ways to keep each thread's NHWC scratch in its own core's caches: at 2 threads,
-// transposing on the calling thread what the other core had just computed cost as much as the
-// GEMM (cvae_d2 at batch 8: channels_first/last 1.4-1.6; at batch 1 1.5-2.1).
+// Ways to keep each thread's NHWC scratch in its own core's caches: at 2 threads, transposing
+// on the calling thread what the other core had just computed cost as much as the GEMM
+// (cvae_d2 at batch 8: channels_first/last 1.4-1.6; at batch 1 1.5-2.1).
 // - A call of enough examples runs as chunks of whole examples, each transposed in, computed
-//   and transposed out by one thread.
+//   and transposed out by one thread, when a chunk fits the L2 the channels_last bands are cut
+//   to (TiledConv::Bands).
+// - Else a call larger than the L2 runs as the channels_last call's bands (whole examples or
+//   output rows of one), each transposed in and out just before and after it is computed. One
+//   pass would transpose the whole call's input and output through memory around it
+//   (pix2pix_last at batch 1: 8 MiB in).
 // - Else, for layers with weights small enough to stay in each core's cache, a call runs as
 //   bands of output rows, one per thread, each from the input rows its band reads.
 // The rest (layers with large weights and few examples, e.g. pix2pix at batch 1, whose work is
@@ -56,7 +61,10 @@ void TiledConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h
   const int64_t in_example = channels_ * in_h * in_w, out_example = filters_ * out_h * out_w;
   const double call_flops = plan_.pixel_flops * double(plan_.n_blocks * out_h * out_w * batch);
   const int threads = pool.threads();
-  if (const int64_t chunks = ExampleChunks(batch, in_h * in_w, threads); chunks > 0) {
+  const Bands bands =
+      CacheBands(RunShape::Whole(input, output, batch, in_h, in_w, out_h, out_w), threads);
+  const int64_t chunks = ExampleChunks(batch, in_h * in_w, threads);
+  if (chunks > 0 && (bands.count <= 1 || bands.examples * chunks >= batch)) {
     const auto grain = static_cast<int64_t>(std::max(1.0, kMinTaskFlops * chunks / call_flops));
     return ParallelFor(pool, chunks, grain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
@@ -64,6 +72,26 @@ void TiledConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h
         ChannelsFirstPass(input + first * in_example, last - first, in_h, in_w,
                           output + first * out_example, 0, out_h, nullptr);
       }
+    });
+  }
+  if (bands.count > 1) {
+    const auto run_band = [&](int64_t i, const ComputePool* on) {
+      if (bands.examples > 0) {
+        const int64_t first = i * bands.examples;
+        return ChannelsFirstPass(input + first * in_example,
+                                 std::min(bands.examples, batch - first), in_h, in_w,
+                                 output + first * out_example, 0, out_h, on);
+      }
+      const int64_t example = i / bands.per_example, y0 = i % bands.per_example * bands.rows;
+      ChannelsFirstPass(input + example * in_example, 1, in_h, in_w,
+                        output + example * out_example, y0, std::min(out_h, y0 + bands.rows), on);
+    };
+    if (!bands.parallel) {
+      for (int64_t i = 0; i < bands.count; ++i) run_band(i, &pool);
+      return;
+    }
+    return ParallelFor(pool, bands.count, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) run_band(i, nullptr);
     });
   }
   if (threads > 1 && call_flops >= kMinBandFlops && packed_bytes() <= kBandWeightBytes &&

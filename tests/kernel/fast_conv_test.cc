@@ -170,8 +170,9 @@ TEST_P(FastConvTest, ExamplesInSharedTilesAreBatchInvariant) {
 // TiledConv::Bands), which the budget's 2 MiB ceiling forces on any CPU: groups of whole
 // examples (24 of 150 KiB), and bands of output rows of one example (2.4 and 2.7 MiB per
 // example; stride 3 and output padding put band edges inside a phase's rows). 1-3 threads: the
-// bands shared by the threads, or one per thread. Against the reference, and each example bit
-// for bit its result alone on one thread.
+// bands shared by the threads, or one per thread. Against the reference in both data formats
+// (channels_first runs the same bands, RunChannelsFirst), and each example bit for bit its
+// result alone on one thread.
 TEST_P(FastConvTest, CacheBandsMatchReferenceAndAreBatchInvariant) {
   const T cases[] = {
       T().input(24, 14, 14, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"),
@@ -180,6 +181,7 @@ TEST_P(FastConvTest, CacheBandsMatchReferenceAndAreBatchInvariant) {
   };
   for (const T& t : cases) {
     T(t).threads({1, 2, 3}).data_format(DataFormat::kChannelsLast).Test();
+    T(t).threads({1, 2, 3}).data_format(DataFormat::kChannelsFirst).Test();
     SCOPED_TRACE(t.Describe(DataFormat::kChannelsLast));
     std::mt19937_64 rng(Seed());
     auto layer = t.MakeLayer(DataFormat::kChannelsLast, rng);
@@ -289,6 +291,11 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   cases.push_back(T().input(2, 11, 10, 40).filters(24).kernel(3, 3).dilation(2, 2));
   cases.push_back(
       T().input(1, 9, 12, 32).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1));
+  // Calls larger than the L2 (whose budget is at most 2 MiB): channels_first runs the channels_last
+  // call's bands of output rows (2.4 and 2.7 MiB per example), one per thread or shared.
+  cases.push_back(T().input(2, 56, 56, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"));
+  cases.push_back(
+      T().input(2, 61, 37, 48).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1));
   // 512 channels and 3 filters: the dot kernels (kernel/src/fast_col.cc, ColPathPays) on
   // AVX2 and scalar.
   cases.push_back(T().input(2, 3, 5, 520).filters(3).kernel(3, 3).strides(2, 2).padding("same"));
