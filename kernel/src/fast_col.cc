@@ -53,6 +53,14 @@ using GatherRowFn = void (*)(const float* const*, int64_t, const int64_t*, const
 constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, GatherRow<2>,
                                                          GatherRow<3>, GatherRow<4>};
 
+// How far ahead PackPixelPanel prefetches each channel plane it reads. A panel reads a few
+// floats from each of the kc planes, more streams than the hardware prefetchers follow, so each
+// line came from memory on demand: pix2pix_last's channels_first call (128 planes of 64 KiB)
+// spent 30% of its time in the copy, 15% with the next 2-4 panels' lines prefetched (48-192
+// floats ahead measured alike; the GEMM's share 47% -> 54%, i.e. 13% less time).
+constexpr int64_t kPackAheadFloats = 64;
+constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
+
 // Copies pixels [q0, q0 + count) of a pass (flat over its NCHW examples of `pixels` pixels
 // and `channels` channels), channels [c0, c0 + kc), into a [kc x nr] GEMM panel; columns from
 // `count` on are zero.
@@ -63,7 +71,12 @@ void PackPixelPanel(const float* input, int64_t channels, int64_t pixels, int64_
     const int64_t run = std::min(count - j, pixels - pixel);
     const float* from = input + (example * channels + c0) * pixels + pixel;
     for (int64_t c = 0; c < kc; ++c) {
-      std::memcpy(panel + c * nr + j, from + c * pixels, run * sizeof(float));
+      const float* row = from + c * pixels;
+      // The same span kPackAheadFloats further on (a prefetch past the plane's end is harmless).
+      for (int64_t k = 0; k < run; k += kFloatsPerLine) {
+        __builtin_prefetch(row + kPackAheadFloats + k);
+      }
+      std::memcpy(panel + c * nr + j, row, run * sizeof(float));
     }
     j += run;
   }
