@@ -24,9 +24,12 @@ std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis) {
 
 GemmVariant PickGemm(const KernelSet& kernels, int64_t filters) {
   GemmVariant best = kernels.gemm[0];
-  auto padded = [&](const GemmVariant& v) { return (filters + v.nr - 1) / v.nr * v.nr; };
+  // Time per pixel: the columns computed, padding included, at the tile's rate.
+  auto cost = [&](const GemmVariant& v) {
+    return double((filters + v.nr - 1) / v.nr * v.nr) / v.rate;
+  };
   for (int i = 1; i < kernels.num_gemm; ++i) {
-    if (padded(kernels.gemm[i]) < padded(best)) best = kernels.gemm[i];
+    if (cost(kernels.gemm[i]) < cost(best)) best = kernels.gemm[i];
   }
   return best;
 }

@@ -53,7 +53,8 @@ struct FastPlan {
 // ascending. Spec §3.2's crop is applied.
 std::vector<std::vector<Tap>> AxisTaps(const LayerConfig& config, int axis);
 
-// The GEMM variant that pads `columns` output columns the least, the widest among equals.
+// The GEMM variant that computes `columns` output columns in the least time: the columns it
+// pads them to over its tile's rate (GemmVariant::rate), the widest among equals.
 GemmVariant PickGemm(const KernelSet& kernels, int64_t columns);
 
 // GEMM cache blocking. One packed panel slice of kc channels x nr columns stays in L1 while the

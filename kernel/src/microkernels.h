@@ -78,6 +78,9 @@ struct GemmVariant {
   GemmFn stream = nullptr;
   GemmTapsFn taps = nullptr;       // null: the driver calls fn per tap
   GemmTapsFn taps_relu = nullptr;  // taps with ReLU applied to what it stores
+  // The tile's FMA rate relative to the set's fastest tile, measured (PickGemm weighs it
+  // against the columns each variant pads).
+  double rate = 1.0;
 };
 
 // The kernels of one instruction set. Variants are listed widest nr first.
