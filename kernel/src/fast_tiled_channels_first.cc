@@ -83,8 +83,8 @@ void TiledConv::RunChannelsFirst(const float* input, int64_t batch, int64_t in_h
                                  output + first * out_example, 0, out_h, on);
       }
       const int64_t example = i / bands.per_example, y0 = i % bands.per_example * bands.rows;
-      ChannelsFirstPass(input + example * in_example, 1, in_h, in_w,
-                        output + example * out_example, y0, std::min(out_h, y0 + bands.rows), on);
+      ChannelsFirstPass(input + example * in_example, 1, in_h, in_w, output + example * out_example,
+                        y0, std::min(out_h, y0 + bands.rows), on);
     };
     if (!bands.parallel) {
       for (int64_t i = 0; i < bands.count; ++i) run_band(i, &pool);
