@@ -26,7 +26,8 @@ GemmVariant PickGemm(const KernelSet& kernels, int64_t filters) {
   GemmVariant best = kernels.gemm[0];
   // Time per pixel: the columns computed, padding included, at the tile's rate.
   auto cost = [&](const GemmVariant& v) {
-    return double((filters + v.nr - 1) / v.nr * v.nr) / v.rate;
+    const int64_t padded = (filters + v.nr - 1) / v.nr * v.nr;
+    return double(padded) / v.rate;
   };
   for (int i = 1; i < kernels.num_gemm; ++i) {
     if (cost(kernels.gemm[i]) < cost(best)) best = kernels.gemm[i];

@@ -73,9 +73,9 @@ const KernelSet& Avx2Kernels() {
     s.gemm[0] = simd::MakeGemmVariant<Avx2Vec, 4, 3>();
     s.gemm[1] = simd::MakeGemmVariant<Avx2Vec, 6, 2>();
     s.gemm[2] = simd::MakeGemmVariant<Avx2Vec, 12, 1>();
-    // 12 broadcasts per 12 FMAs: on Zen 3, 57-70 GFLOP/s against 4x24's and 6x16's 97-102
-    // (one tile over a kc x nr panel in L1, kc = 64-682). So 40 filters run as three 6x16 panels
-    // (48 columns) rather than five 12x8 ones.
+    // 12 broadcasts per 12 FMAs: on Zen 3, 57-70 GFLOP/s against 4x24's and 6x16's 88-102 (a
+    // tile over a kc x nr panel in L1, kc = 128-682; at kc = 64 75-81). So 40 filters run as
+    // three 6x16 panels (48 columns) rather than five 12x8 ones.
     s.gemm[2].rate = 0.67;
     s.num_gemm = 3;
     s.dot_mr[1] = 8;
