@@ -56,8 +56,8 @@ constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, 
 // How far ahead PackPixelPanel prefetches each channel plane it reads. A panel reads a few
 // floats from each of the kc planes, more streams than the hardware prefetchers follow, so each
 // line came from memory on demand: pix2pix_last's channels_first call (128 planes of 64 KiB)
-// spent 30% of its time in the copy, 15% with the next 2-4 panels' lines prefetched (48-192
-// floats ahead measured alike; the GEMM's share 47% -> 54%, i.e. 13% less time).
+// spent 30% of its time in the copy, 15-21% with the next 2-4 panels' lines prefetched (48-192
+// floats ahead measured alike; the GEMM's share 47-50% -> 51-54%, i.e. ~13% less time).
 constexpr int64_t kPackAheadFloats = 64;
 constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
 
