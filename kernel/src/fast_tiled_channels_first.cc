@@ -163,6 +163,9 @@ std::pair<int64_t, int64_t> TiledConv::InputRows(int64_t y0, int64_t y1, int64_t
 
 void TiledConv::Transpose(int64_t batch, int64_t rows, int64_t cols, Strided<const float> from,
                           Strided<float> to, const ComputePool* pool) const {
+  // A band whose output rows read no input row (a stride longer than the kernel) has no
+  // input pixels to move.
+  if (rows == 0 || cols == 0) return;
   const int64_t blocks = (rows + kTransposeBlock - 1) / kTransposeBlock;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (kTransposeBlock * cols));
   ForRange(pool, batch * blocks, grain, [&](int64_t begin, int64_t end) {

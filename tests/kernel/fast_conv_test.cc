@@ -291,6 +291,10 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   cases.push_back(T().input(2, 11, 10, 40).filters(24).kernel(3, 3).dilation(2, 2));
   cases.push_back(
       T().input(1, 9, 12, 32).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1));
+  // A band that reads no input row: stride 4 over a 1-row kernel and 3 rows of output padding
+  // leave output rows 1-3 with no tap, so the second thread's band (rows 2-3) is bias only.
+  cases.push_back(
+      T().input(1, 1, 48, 64).filters(64).kernel(1, 3).strides(4, 1).output_padding(3, 0));
   // Calls larger than the L2 (whose budget is at most 2 MiB): channels_first runs the channels_last
   // call's bands of output rows (2.4 and 2.7 MiB per example), one per thread or shared.
   cases.push_back(T().input(2, 56, 56, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"));
