@@ -53,35 +53,83 @@ using GatherRowFn = void (*)(const float* const*, int64_t, const int64_t*, const
 constexpr GatherRowFn kGatherRows[kMaxDotFilters + 1] = {nullptr, GatherRow<1>, GatherRow<2>,
                                                          GatherRow<3>, GatherRow<4>};
 
-// How far ahead PackPixelPanel prefetches each channel plane it reads. A panel reads a few
-// floats from each of the kc planes, more streams than the hardware prefetchers follow, so each
-// line came from memory on demand: pix2pix_last's channels_first call (128 planes of 64 KiB)
-// spent 30% of its time in the copy, 15-21% with the next 2-4 panels' lines prefetched (48-192
-// floats ahead measured alike; the GEMM's share 47-50% -> 51-54%, i.e. ~13% less time).
-constexpr int64_t kPackAheadFloats = 64;
+// Sums one output row of one filter of an NCHW output from colT rows (channels_first), in
+// GatherRow<1>'s order for each pixel (bias, kernel rows k ascending, then the row's taps q
+// ascending), but one phase x = m * stride + phase at a time: where all of a phase's taps exist,
+// its pixels read each colT row at consecutive m, so their sums run as vector adds. GatherRow<1>
+// over the whole row spent several instructions per add on one pixel's table entries
+// (pix2pix_last's channels_first gather took 1.9x its channels_last gather's time, which shares
+// them among 3 filters). Pixels whose taps fall off the input take GatherRow<1>.
+// colT rows of kernel column q are q * tap_step floats past rows[k].
+void GatherPlaneRow(const float* const* rows, int64_t ny,
+                    const std::vector<std::vector<Tap>>& taps_x, int64_t in_w, int64_t tap_step,
+                    const int64_t* x_offsets, const int64_t* x_count, int64_t kw, int64_t out_w,
+                    float bias, float* out) {
+  constexpr int64_t kSpan = 256;
+  float acc[kSpan];
+  const auto stride = static_cast<int64_t>(taps_x.size());
+  for (int64_t phase = 0; phase < stride; ++phase) {
+    const std::vector<Tap>& taps = taps_x[phase];
+    const int64_t length = PhaseLength(out_w, stride, phase);
+    // [lo, hi): the phase's pixels m with every input column m + offset inside [0, in_w).
+    int64_t lo = 0, hi = length;
+    for (const Tap& tap : taps) {
+      lo = std::max(lo, -tap.offset);
+      hi = std::min(hi, in_w - tap.offset);
+    }
+    if (hi < lo) lo = hi = length;  // no pixel has all its taps: 0 <= lo <= hi <= length
+    for (int64_t m0 = lo; m0 < hi; m0 += kSpan) {
+      const int64_t n = std::min(kSpan, hi - m0);
+      std::fill(acc, acc + n, bias);
+      for (int64_t k = 0; k < ny; ++k) {
+        for (const Tap& tap : taps) {
+          const float* from = rows[k] + tap.index * tap_step + m0 + tap.offset;
+          for (int64_t i = 0; i < n; ++i) acc[i] += from[i];
+        }
+      }
+      for (int64_t i = 0; i < n; ++i) out[(m0 + i) * stride + phase] = acc[i];
+    }
+    auto gather_pixel = [&](int64_t m) {
+      const int64_t x = m * stride + phase;
+      GatherRow<1>(rows, ny, x_offsets + x * kw, x_count + x, kw, 1, &bias, out + x);
+    };
+    for (int64_t m = 0; m < lo; ++m) gather_pixel(m);
+    for (int64_t m = hi; m < length; ++m) gather_pixel(m);
+  }
+}
+
+// Panels PackPixelPanels fills per pass over the channel planes. Reading a panel's few floats
+// from each of the kc planes, a panel at a time, touched the kc planes' lines over and over:
+// with planes a power of two apart (pix2pix_last: 128 planes of 64 KiB) all of them fall in
+// the same L1 and L2 sets, so the line a panel left half read was gone for the next one, and
+// so were lines prefetched ahead. A group reads each plane's span in one go.
+constexpr int64_t kPackPanels = 4;
 constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
 
 // Copies pixels [q0, q0 + count) of a pass (flat over its NCHW examples of `pixels` pixels
-// and `channels` channels), channels [c0, c0 + kc), into a [kc x nr] GEMM panel; columns from
-// `count` on are zero.
-void PackPixelPanel(const float* input, int64_t channels, int64_t pixels, int64_t q0, int64_t count,
-                    int64_t c0, int64_t kc, int64_t nr, float* panel) {
-  for (int64_t j = 0; j < count;) {
-    const int64_t example = (q0 + j) / pixels, pixel = (q0 + j) % pixels;
-    const int64_t run = std::min(count - j, pixels - pixel);
-    const float* from = input + (example * channels + c0) * pixels + pixel;
-    for (int64_t c = 0; c < kc; ++c) {
-      const float* row = from + c * pixels;
-      // The same span kPackAheadFloats further on (a prefetch past the plane's end is harmless).
-      for (int64_t k = 0; k < run; k += kFloatsPerLine) {
-        __builtin_prefetch(row + kPackAheadFloats + k);
-      }
-      std::memcpy(panel + c * nr + j, row, run * sizeof(float));
+// and `channels` channels), channels [c0, c0 + kc), into ceil(count / nr) consecutive
+// [kc x nr] GEMM panels, panel g holding pixels from q0 + g * nr on; the last panel's columns
+// past the pixels are zero. Each plane's span is prefetched for the next group.
+void PackPixelPanels(const float* input, int64_t channels, int64_t pixels, int64_t q0,
+                     int64_t count, int64_t c0, int64_t kc, int64_t nr, float* panels) {
+  const int64_t first_example = q0 / pixels, first_pixel = q0 % pixels;
+  for (int64_t c = 0; c < kc; ++c) {
+    int64_t example = first_example, pixel = first_pixel, column = 0;
+    float* to = panels + c * nr;
+    const float* next = input + (example * channels + c0 + c) * pixels + pixel + count;
+    for (int64_t k = 0; k < count; k += kFloatsPerLine) __builtin_prefetch(next + k);
+    for (int64_t j = 0; j < count;) {
+      const int64_t run = std::min({count - j, pixels - pixel, nr - column});
+      const float* from = input + (example * channels + c0 + c) * pixels + pixel;
+      std::memcpy(to + column, from, run * sizeof(float));
+      j += run, pixel += run, column += run;
+      if (pixel == pixels) ++example, pixel = 0;
+      if (column == nr) to += kc * nr, column = 0;
     }
-    j += run;
   }
-  for (int64_t c = 0; c < kc && count < nr; ++c) {
-    std::fill(panel + c * nr + count, panel + (c + 1) * nr, 0.0f);
+  if (const int64_t used = count % nr; used != 0) {
+    float* last = panels + count / nr * kc * nr;
+    for (int64_t c = 0; c < kc; ++c) std::fill(last + c * nr + used, last + (c + 1) * nr, 0.0f);
   }
 }
 
@@ -297,25 +345,29 @@ void ColConv::GemmPixels(const float* input, int64_t first, int64_t last, float*
 void ColConv::GemmPixelsTransposed(const float* input, int64_t pixels, const GemmVariant& gemm,
                                    int64_t first, int64_t last, int64_t row_length,
                                    float* col) const {
-  const int64_t mr = gemm.mr, nr = gemm.nr;
-  // One [kc x nr] panel slice of kPanelBytes at most (every variant's nr is <= 1024, so the
+  const int64_t mr = gemm.mr, nr = gemm.nr, group = kPackPanels * nr;
+  // kPackPanels [kc x nr] panels of kPanelBytes at most (every variant's nr is <= 256, so the
   // 16-channel floor never exceeds it).
-  const int64_t chunk = ChunkChannels(nr, channels_);
-  alignas(64) float panel[kPanelBytes / sizeof(float)];
+  const int64_t chunk = ChunkChannels(group, channels_);
+  alignas(64) float panels[kPanelBytes / sizeof(float)];
   const float* a[kMaxTile];
   float* out[kMaxTile];
-  for (int64_t q0 = first; q0 < last; q0 += nr) {
-    const int64_t count = std::min(nr, last - q0);
+  for (int64_t q0 = first; q0 < last; q0 += group) {
+    const int64_t count = std::min(group, last - q0);
     for (int64_t c0 = 0; c0 < channels_; c0 += chunk) {
       const int64_t kc = std::min(chunk, channels_ - c0);
-      PackPixelPanel(input, channels_, pixels, q0, count, c0, kc, nr, panel);
-      for (int64_t n = 0; n < columns_; n += mr) {
-        const int64_t m = std::min(mr, columns_ - n);
-        for (int64_t r = 0; r < m; ++r) {
-          a[r] = rows_.data() + (n + r) * channels_;
-          out[r] = col + (n + r) * row_length + q0;
+      PackPixelPanels(input, channels_, pixels, q0, count, c0, kc, nr, panels);
+      for (int64_t g = 0; g * nr < count; ++g) {
+        const float* panel = panels + g * kc * nr;
+        for (int64_t n = 0; n < columns_; n += mr) {
+          const int64_t m = std::min(mr, columns_ - n);
+          for (int64_t r = 0; r < m; ++r) {
+            a[r] = rows_.data() + (n + r) * channels_;
+            out[r] = col + (n + r) * row_length + q0 + g * nr;
+          }
+          gemm.fn(m, kc, a, c0, panel, c0 == 0 ? zeros_.data() : nullptr, out,
+                  std::min(nr, count - g * nr));
         }
-        gemm.fn(m, kc, a, c0, panel, c0 == 0 ? zeros_.data() : nullptr, out, count);
       }
     }
   }
@@ -371,8 +423,9 @@ void ColConv::GatherRowsTransposed(const CallShape& shape, const float* col, int
       rows[ny++] = col + (tap.index * kw_ * filters_ + f) * row_length +
                    (example * shape.in_h + iy) * shape.in_w;
     }
-    GatherRow<1>(rows, ny, scratch.x_offsets.data(), scratch.x_count.data(), kw_, shape.out_w,
-                 bias_.data() + f, output + i * shape.out_w);
+    GatherPlaneRow(rows, ny, taps_x_, shape.in_w, filters_ * row_length, scratch.x_offsets.data(),
+                   scratch.x_count.data(), kw_, shape.out_w, bias_.data()[f],
+                   output + i * shape.out_w);
   }
 }
 

@@ -300,6 +300,12 @@ TEST_P(FastConvTest, ChannelsFirstIsChannelsLastTransposedBitwise) {
   cases.push_back(T().input(2, 56, 56, 64).filters(32).kernel(3, 3).strides(2, 2).padding("same"));
   cases.push_back(
       T().input(2, 61, 37, 48).filters(40).kernel(4, 3).strides(3, 2).output_padding(2, 1));
+  // The col path's channels_first side (kernel/src/fast_col.cc): phases longer than the
+  // gather's 256-pixel span (300 and 260 columns), with edge columns on both sides; examples
+  // of 15 pixels, so a pack group's runs end at examples and at panels.
+  cases.push_back(T().input(1, 2, 300, 8).filters(2).kernel(3, 3).padding("same"));
+  cases.push_back(T().input(1, 3, 260, 8).filters(3).kernel(4, 4).strides(2, 2).padding("same"));
+  cases.push_back(T().input(9, 3, 5, 20).filters(2).kernel(3, 3).strides(2, 2).padding("same"));
   // 512 channels and 3 filters: the dot kernels (kernel/src/fast_col.cc, ColPathPays) on
   // AVX2 and scalar.
   cases.push_back(T().input(2, 3, 5, 520).filters(3).kernel(3, 3).strides(2, 2).padding("same"));
