@@ -1,6 +1,7 @@
 // The batcher's set-up and tear-down, apart from request traffic: option validation, refused
 // creation, the last request's callback destroying the batcher, and the merged-run limits of the
-// batch queue (white-box). Request handling is in batcher_test.cc.
+// batch queue (white-box). Request handling is in batcher_test.cc, output buffers and inline
+// runs in batcher_buffer_and_inline_test.cc.
 #include <memory>
 
 #include "absl/strings/str_cat.h"

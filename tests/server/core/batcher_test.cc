@@ -1,15 +1,15 @@
 // The dynamic batcher against a real Conv2DTranspose layer: every answer is compared bit for
 // bit with the same layer run on that request alone. Workers are held busy deterministically
 // by "blocker" requests whose is_cancelled() waits on a gate, so merging, queue-full, deadline
-// and cancellation cases do not depend on timing. Every wait is bounded.
+// and cancellation cases do not depend on timing. Every wait is bounded. Where the rows go
+// (output buffers) and which thread computes them (inline_when_idle) are tested in
+// batcher_buffer_and_inline_test.cc; the fixture, BatcherTest, is batcher_test_util.h's.
 #include "server/core/batcher.h"
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <random>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -30,43 +30,6 @@ using ::testing::HasSubstr;
 void WaitPast(absl::Time deadline) {
   while (absl::Now() <= deadline) absl::SleepFor(deadline - absl::Now() + absl::Microseconds(1));
 }
-
-class BatcherTest : public ::testing::TestWithParam<int> {
- protected:
-  void SetUp() override {
-    executor_ = BatchExecutor::Create(ExecutorOptions(GetParam())).value();
-    layer_ = MakeLayer(kChannelsLastLayer, kInChannels);
-  }
-  void TearDown() override {
-    for (const std::string& layer : observer_.BatchLayers()) EXPECT_EQ(layer, "gen");
-  }
-
-  std::unique_ptr<Batcher> MakeBatcher(int64_t max_batch_size, absl::Duration timeout,
-                                       int64_t max_queue_size = 1024) {
-    BatchingOptions options;
-    options.max_batch_size = max_batch_size;
-    options.batch_timeout = timeout;
-    options.max_queue_size = max_queue_size;
-    return Batcher::Create(options, "gen", layer_, executor_, &observer_).value();
-  }
-
-  // Submits one blocker per worker, each taken by a different worker before the next is sent.
-  // A blocker of max_batch_size examples is ready at once whatever the batch_timeout.
-  std::vector<AnswerPtr> OccupyWorkers(Batcher& batcher, Gate& gate, int64_t examples = 1) {
-    std::vector<AnswerPtr> blockers;
-    for (int i = 0; i < GetParam(); ++i) {
-      InferenceRequest request = RandomRequest({examples, 4, 4, kInChannels}, 900 + i);
-      request.is_cancelled = gate.Blocker();
-      blockers.push_back(Submit(batcher, request));
-      EXPECT_TRUE(gate.WaitEntered(i + 1)) << "worker " << i << " never took its blocker";
-    }
-    return blockers;
-  }
-
-  std::shared_ptr<BatchExecutor> executor_;
-  std::shared_ptr<const Conv2DTranspose> layer_;
-  RecordingObserver observer_;
-};
 
 TEST_P(BatcherTest, FullBatchOfConcurrentSubmittersIsOneRunWithEachCallersRows) {
   constexpr int kSubmitters = 8;
@@ -357,98 +320,8 @@ TEST_P(BatcherTest, ManySubmittersWithMixedShapesAllGetTheirOwnRows) {
   EXPECT_EQ(computed, kThreads * kPerThread);
 }
 
-// Requests with an output_buffer get their rows there, bit for bit as alone, whether merged
-// with others (with and without buffers) or run alone; `output` then stays empty.
-TEST_P(BatcherTest, OutputBuffersGetTheirOwnRows) {
-  auto batcher = MakeBatcher(32, absl::ZeroDuration());
-  Gate gate;
-  auto blockers = OccupyWorkers(*batcher, gate);
-  constexpr int kRequests = 3;
-  std::vector<InferenceRequest> requests;
-  std::vector<std::shared_ptr<std::vector<float>>> buffers;
-  std::vector<AnswerPtr> answers;
-  for (int i = 0; i < kRequests; ++i) {
-    requests.push_back(RandomRequest({1 + i, 4, 4, 3}, i));
-    auto buffer = std::make_shared<std::vector<float>>();
-    if (i != 1) {  // the middle one has none: its rows come in `output`
-      requests.back().output_buffer = [buffer](int64_t values) {
-        buffer->resize(values);
-        return absl::MakeSpan(*buffer);
-      };
-    }
-    buffers.push_back(buffer);
-    answers.push_back(Submit(*batcher, requests.back()));
-  }
-  ASSERT_TRUE(observer_.WaitForDepth(6));  // all queued behind the blockers: one merged run
-  gate.Open();
-  for (const auto& blocker : blockers) ASSERT_TRUE(blocker->Wait());
-  // Answered before the lone one is sent, so that it cannot join their batch.
-  for (const auto& answer : answers) ASSERT_TRUE(answer->Wait());
-  InferenceRequest lone = RandomRequest({2, 4, 4, 3}, 9);
-  auto lone_buffer = std::make_shared<std::vector<float>>();
-  lone.output_buffer = [lone_buffer](int64_t values) {
-    lone_buffer->resize(values);
-    return absl::MakeSpan(*lone_buffer);
-  };
-  requests.push_back(lone);
-  buffers.push_back(lone_buffer);
-  answers.push_back(Submit(*batcher, lone));
-  for (size_t i = 0; i < answers.size(); ++i) {
-    ASSERT_TRUE(answers[i]->Wait());
-    ASSERT_TRUE(answers[i]->result.ok()) << answers[i]->result.status();
-    const Expected expected = RunAlone(*layer_, requests[i]);
-    const bool buffered = static_cast<bool>(requests[i].output_buffer);
-    EXPECT_EQ(answers[i]->result->output_in_buffer, buffered) << i;
-    const std::vector<float>& got = buffered ? *buffers[i] : answers[i]->result->output;
-    if (buffered) {
-      EXPECT_TRUE(answers[i]->result->output.empty()) << i;
-    }
-    ASSERT_EQ(got.size(), expected.output.size()) << i;
-    EXPECT_EQ(std::memcmp(got.data(), expected.output.data(), got.size() * sizeof(float)), 0)
-        << "request " << i << ": rows differ from running it alone";
-  }
-  EXPECT_THAT(observer_.Batches(), ::testing::Contains(BatchRecord{6, kRequests}));
-}
-
-// With inline_when_idle, a request to an idle layer runs on the submitting thread: answered
-// before Submit returns, with the same bits as a worker's run of it alone.
-TEST_P(BatcherTest, InlineWhenIdleAnswersOnTheSubmittingThread) {
-  BatchExecutor::Options inline_options = ExecutorOptions(GetParam());
-  inline_options.inline_when_idle = true;
-  executor_ = BatchExecutor::Create(inline_options).value();
-  auto batcher = MakeBatcher(32, absl::ZeroDuration());
-  const InferenceRequest request = RandomRequest({2, 4, 4, 3}, 1);
-  AnswerPtr answer = Submit(*batcher, request);
-  EXPECT_TRUE(answer->done.HasBeenNotified()) << "not answered inline";
-  ExpectRowsOfAlone(*answer, *layer_, request, /*batch_size=*/2);
-  EXPECT_THAT(observer_.Batches(), ::testing::ElementsAre(BatchRecord{2, 1}));
-}
-
-// While a request runs inline, others queue for the workers (and are batched) instead of
-// running inline too.
-TEST_P(BatcherTest, InlineRunLeavesLaterRequestsToTheWorkers) {
-  BatchExecutor::Options inline_options = ExecutorOptions(GetParam());
-  inline_options.inline_when_idle = true;
-  executor_ = BatchExecutor::Create(inline_options).value();
-  auto batcher = MakeBatcher(32, absl::ZeroDuration());
-  Gate gate;
-  InferenceRequest held = RandomRequest({1, 4, 4, 3}, 1);
-  held.is_cancelled = gate.Blocker();
-  AnswerPtr held_answer;
-  std::thread holder([&] { held_answer = Submit(*batcher, held); });  // runs inline, held
-  ASSERT_TRUE(gate.WaitEntered(1));
-  const InferenceRequest later = RandomRequest({1, 4, 4, 3}, 2);
-  AnswerPtr later_answer = Submit(*batcher, later);
-  ExpectRowsOfAlone(*later_answer, *layer_, later);  // a worker ran it while `held` waits
-  gate.Open();
-  holder.join();
-  ExpectRowsOfAlone(*held_answer, *layer_, held, /*batch_size=*/1);
-}
-
 INSTANTIATE_TEST_SUITE_P(ExecutorThreads, BatcherTest, ::testing::Values(1, 2),
-                         [](const ::testing::TestParamInfo<int>& param_info) {
-                           return absl::StrCat("Threads", param_info.param);
-                         });
+                         ExecutorThreadsName);
 
 }  // namespace
 }  // namespace tconv::server

@@ -1,6 +1,8 @@
-// Helpers of batcher_test.cc: a real layer, seeded requests, a recording MetricsObserver, and
-// the check "these are exactly the rows the layer gives this request alone". The Gate that holds
-// batch workers busy and the Event are testing/event.h's. Every wait is bounded (kWait).
+// Helpers of the batcher tests (batcher_test.cc, batcher_setup_test.cc,
+// batcher_buffer_and_inline_test.cc): a real layer, seeded requests, a recording
+// MetricsObserver, the check "these are exactly the rows the layer gives this request alone",
+// and BatcherTest, the fixture of the request tests. The Gate that holds batch workers busy and
+// the Event are testing/event.h's. Every wait is bounded (kWait).
 #ifndef TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 #define TCONV_TESTS_SERVER_CORE_BATCHER_TEST_UTIL_H_
 
@@ -13,10 +15,12 @@
 #include <mutex>
 #include <ostream>
 #include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/core/batcher.h"
@@ -43,7 +47,7 @@ inline constexpr std::string_view kChannelsFirstLayer =
 
 // Every request goes through a worker (no inline runs): the tests hold workers busy with
 // blockers submitted from the test's thread, which must not compute them itself.
-// InlineWhenIdle tests turn `inline_when_idle` back on.
+// The inline_when_idle tests (batcher_buffer_and_inline_test.cc) turn it back on.
 inline BatchExecutor::Options ExecutorOptions(int threads) {
   BatchExecutor::Options options;
   options.threads = threads;
@@ -130,6 +134,51 @@ inline void ExpectRowsOfAlone(Answer& answer, const Conv2DTranspose& layer,
 
 using ::tconv::testing::BatchRecord;
 using ::tconv::testing::RecordingObserver;
+
+// The fixture of the tests that send requests through a batcher, in two files by subject
+// (batcher_test.cc, batcher_buffer_and_inline_test.cc). GetParam() is the executor's threads,
+// and so its number of batch workers; each file instantiates it with ExecutorThreadsName.
+class BatcherTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    executor_ = BatchExecutor::Create(ExecutorOptions(GetParam())).value();
+    layer_ = MakeLayer(kChannelsLastLayer, kInChannels);
+  }
+  void TearDown() override {
+    for (const std::string& layer : observer_.BatchLayers()) EXPECT_EQ(layer, "gen");
+  }
+
+  std::unique_ptr<Batcher> MakeBatcher(int64_t max_batch_size, absl::Duration timeout,
+                                       int64_t max_queue_size = 1024) {
+    BatchingOptions options;
+    options.max_batch_size = max_batch_size;
+    options.batch_timeout = timeout;
+    options.max_queue_size = max_queue_size;
+    return Batcher::Create(options, "gen", layer_, executor_, &observer_).value();
+  }
+
+  // Submits one blocker per worker, each taken by a different worker before the next is sent.
+  // A blocker of max_batch_size examples is ready at once whatever the batch_timeout.
+  std::vector<AnswerPtr> OccupyWorkers(Batcher& batcher, Gate& gate, int64_t examples = 1) {
+    std::vector<AnswerPtr> blockers;
+    for (int i = 0; i < GetParam(); ++i) {
+      InferenceRequest request = RandomRequest({examples, 4, 4, kInChannels}, 900 + i);
+      request.is_cancelled = gate.Blocker();
+      blockers.push_back(Submit(batcher, request));
+      EXPECT_TRUE(gate.WaitEntered(i + 1)) << "worker " << i << " never took its blocker";
+    }
+    return blockers;
+  }
+
+  std::shared_ptr<BatchExecutor> executor_;
+  std::shared_ptr<const Conv2DTranspose> layer_;
+  RecordingObserver observer_;
+};
+
+// Names the instances of BatcherTest by their executor's threads ("Threads2").
+inline std::string ExecutorThreadsName(const ::testing::TestParamInfo<int>& param_info) {
+  return absl::StrCat("Threads", param_info.param);
+}
 
 }  // namespace tconv::server
 
