@@ -8,27 +8,22 @@
 //   tconv_bench [--suite=bench/suite.json] [--threads=1,2] [--cases=SUBSTRING[,SUBSTRING...]]
 //               [--seconds=0.25] [--clock=thread_cpu] [--plot_data=FILE]
 //               [--ort_python=build/venvs/ort/bin/python] [Google Benchmark flags]
+// (the flags: options.h; the workloads and the reference check: workload.h).
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "benchmark/benchmark.h"
 #include "fma_peak.h"
 #include "idle_workers.h"
 #include "onednn_peer.h"
+#include "options.h"
 #include "ort_peer.h"
 #include "report.h"
 #include "suite.h"
@@ -42,30 +37,8 @@
 namespace tconv::bench {
 namespace {
 
-struct Options {
-  std::string suite = TCONV_BENCH_SUITE;
-  std::vector<int> threads = {1, 2};
-  std::string cases;      // only cases whose name contains one of these (comma-separated)
-  double seconds = 0.25;  // target timing per measurement
-  // Time single-thread runs in the calling thread's CPU time instead of wall time: on a
-  // shared, oversubscribed machine that leaves out the time spent waiting for a CPU. Both
-  // libraries run single-threaded work on the calling thread, so it stays a fair comparison.
-  bool thread_cpu_clock = false;
-  std::string plot_data;   // where to write the ratios bench/plot.gp draws (empty: nowhere)
-  std::string ort_python;  // the ONNX Runtime venv's python; empty: ORT is not run
-};
-
 // The ONNX Runtime child process, when it runs (ort_peer.h).
 OrtPeer* ort = nullptr;
-
-// The machine's load, printed with the results: the machines are shared, and a load above the
-// core count means the timings (2-thread ones most) include waiting for a CPU.
-std::string LoadAverage() {
-  std::ifstream file("/proc/loadavg");
-  std::string one, five;
-  file >> one >> five;
-  return absl::StrCat("load average ", one, " (1 min), ", five, " (5 min)");
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -249,62 +222,6 @@ void BenchCase(benchmark::State& state, Workload* w, int threads, const Options*
   state.counters["ort_ms"] = row->ort_ms;
 }
 
-// "geomean <what> time ratio: 1T=<x> 2T=<y>", and with `below1` " below1=<n1>/<n2>": per
-// table, the cases where the best peer is faster than tconv.
-void PrintRatioLine(const char* what, const std::vector<Table>& tables,
-                    const std::vector<Ratios>& geomeans, double Ratios::*ratio,
-                    bool below1 = false) {
-  std::printf("geomean %s time ratio:", what);
-  for (size_t t = 0; t < tables.size(); ++t) {
-    if (geomeans[t].*ratio > 0) {
-      std::printf(" %dT=%.2f", tables[t].threads, geomeans[t].*ratio);
-    } else {
-      std::printf(" %dT=n/a", tables[t].threads);
-    }
-  }
-  if (below1) {
-    std::printf(" below1=");
-    for (size_t t = 0; t < tables.size(); ++t) {
-      std::printf("%s%d", t == 0 ? "" : "/", geomeans[t].best_peer_below1);
-    }
-  }
-  std::printf("\n");
-}
-
-Options ParseOptions(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    // The value of --name=VALUE, or nullptr when `arg` is another flag.
-    auto value = [&](const char* name) -> const char* {
-      const std::string prefix = absl::StrCat("--", name, "=");
-      return arg.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
-    };
-    if (value("suite")) {
-      o.suite = value("suite");
-    } else if (value("cases")) {
-      o.cases = value("cases");
-    } else if (value("seconds")) {
-      o.seconds = std::atof(value("seconds"));
-    } else if (value("plot_data")) {
-      o.plot_data = value("plot_data");
-    } else if (value("ort_python")) {
-      o.ort_python = value("ort_python");
-    } else if (arg == "--clock=thread_cpu") {
-      o.thread_cpu_clock = true;
-    } else if (value("threads")) {
-      o.threads.clear();
-      for (absl::string_view t : absl::StrSplit(value("threads"), ',')) {
-        o.threads.push_back(std::atoi(std::string(t).c_str()));
-      }
-    } else {
-      std::fprintf(stderr, "tconv_bench: unknown argument %s\n", argv[i]);
-      std::exit(2);
-    }
-  }
-  return o;
-}
-
 }  // namespace
 }  // namespace tconv::bench
 
@@ -338,32 +255,12 @@ int main(int argc, char** argv) {
   if (options.thread_cpu_clock) {
     std::printf("1-thread times are the calling thread's CPU time (--clock=thread_cpu)\n");
   }
-  std::vector<Workload> workloads;
-  for (const SuiteCase& c : *suite) {
-    const std::vector<std::string> wanted = absl::StrSplit(options.cases, ',');
-    if (std::none_of(wanted.begin(), wanted.end(),
-                     [&](const std::string& w) { return absl::StrContains(c.name, w); })) {
-      continue;
-    }
-    for (int64_t batch : c.batches) {
-      workloads.emplace_back();
-      workloads.back().c = c;
-      workloads.back().batch = batch;
-    }
-  }
+  std::vector<Workload> workloads = SelectWorkloads(*suite, options.cases);
   // Tables indexed like options.threads; results land in their rows.
   std::vector<Table> tables(options.threads.size());
   std::printf("computing tconv's reference answers for %zu workloads...\n", workloads.size());
   std::fflush(stdout);
-  // The reference is plain single-threaded loops: run workloads side by side, one per CPU.
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  for (int i = 0; i < tconv::AvailableCpus(); ++i) {
-    workers.emplace_back([&] {
-      for (size_t w = next++; w < workloads.size(); w = next++) PrepareReference(workloads[w]);
-    });
-  }
-  for (std::thread& worker : workers) worker.join();
+  PrepareReferences(workloads);
   for (size_t t = 0; t < options.threads.size(); ++t) {
     const int threads = options.threads[t];
     const FmaPeak peak = MeasureFmaPeak(threads, 512);

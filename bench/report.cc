@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace tconv::bench {
 namespace {
@@ -195,6 +198,32 @@ bool WritePlotData(const std::vector<Table>& tables, const std::string& path) {
     out << '\n';
   }
   return bool(out);
+}
+
+void PrintRatioLine(const char* what, const std::vector<Table>& tables,
+                    const std::vector<Ratios>& geomeans, double Ratios::*ratio, bool below1) {
+  std::printf("geomean %s time ratio:", what);
+  for (size_t t = 0; t < tables.size(); ++t) {
+    if (geomeans[t].*ratio > 0) {
+      std::printf(" %dT=%.2f", tables[t].threads, geomeans[t].*ratio);
+    } else {
+      std::printf(" %dT=n/a", tables[t].threads);
+    }
+  }
+  if (below1) {
+    std::printf(" below1=");
+    for (size_t t = 0; t < tables.size(); ++t) {
+      std::printf("%s%d", t == 0 ? "" : "/", geomeans[t].best_peer_below1);
+    }
+  }
+  std::printf("\n");
+}
+
+std::string LoadAverage() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five;
+  file >> one >> five;
+  return absl::StrCat("load average ", one, " (1 min), ", five, " (5 min)");
 }
 
 }  // namespace tconv::bench

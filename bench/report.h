@@ -1,7 +1,7 @@
 // The benchmark's tables: per thread count, one row per suite case and batch, tconv against
 // oneDNN, PyTorch, XNNPACK and ONNX Runtime and against the fastest of them per case ("best
 // peer", issue 6's and issue 17's bar), with geometric means; ends with the one-line summaries
-// scripts look for.
+// scripts look for. Also the machine's load, printed before and after the runs.
 #ifndef TCONV_BENCH_REPORT_H_
 #define TCONV_BENCH_REPORT_H_
 
@@ -48,6 +48,17 @@ Ratios PrintTable(const Table& table);
 // name, then best-peer/tconv, channels_first/last and speed-up over 1 thread for each table
 // (tab-separated, "NaN" where not measured). False when the file cannot be written.
 bool WritePlotData(const std::vector<Table>& tables, const std::string& path);
+
+// "geomean <what> time ratio: 1T=<x> 2T=<y>", one of the last lines scripts look for: `ratio` of
+// the tables' geometric means (PrintTable's, indexed like `tables`), and with `below1`
+// " below1=<n1>/<n2>": per table, the cases where the best peer is faster than tconv.
+void PrintRatioLine(const char* what, const std::vector<Table>& tables,
+                    const std::vector<Ratios>& geomeans, double Ratios::*ratio,
+                    bool below1 = false);
+
+// The machine's load, printed with the results: the machines are shared, and a load above the
+// core count means the timings (2-thread ones most) include waiting for a CPU.
+std::string LoadAverage();
 
 }  // namespace tconv::bench
 

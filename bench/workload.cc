@@ -1,18 +1,43 @@
 #include "workload.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "testing/layout.h"
 
 namespace tconv::bench {
 
 int64_t Elements(const Shape4& s) { return s[0] * s[1] * s[2] * s[3]; }
+
+std::vector<Workload> SelectWorkloads(const std::vector<SuiteCase>& suite,
+                                      const std::string& cases) {
+  std::vector<Workload> workloads;
+  for (const SuiteCase& c : suite) {
+    const std::vector<std::string> wanted = absl::StrSplit(cases, ',');
+    if (std::none_of(wanted.begin(), wanted.end(),
+                     [&](const std::string& w) { return absl::StrContains(c.name, w); })) {
+      continue;
+    }
+    for (int64_t batch : c.batches) {
+      workloads.emplace_back();
+      workloads.back().c = c;
+      workloads.back().batch = batch;
+    }
+  }
+  return workloads;
+}
 
 const ComputePool& Pool(int threads) {
   static std::mutex mutex;
@@ -57,6 +82,17 @@ void PrepareReference(Workload& w) {
       layer->Run(w.input, {w.batch, w.c.in_h, w.c.in_w, w.c.in_c}, absl::MakeSpan(w.want), Pool(1),
                  Implementation::kReference);
   if (!status.ok()) w.error = status.ToString();
+}
+
+void PrepareReferences(std::vector<Workload>& workloads) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < tconv::AvailableCpus(); ++i) {
+    workers.emplace_back([&] {
+      for (size_t w = next++; w < workloads.size(); w = next++) PrepareReference(workloads[w]);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
 }
 
 std::string Check(const std::vector<float>& got, const std::vector<float>& want) {

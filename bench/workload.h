@@ -32,10 +32,20 @@ int64_t Elements(const Shape4& s);
 // The process's ComputePool of `threads` threads, created on first use.
 const ComputePool& Pool(int threads);
 
+// The suite's cases whose name contains one of the comma-separated `cases` (every case when
+// `cases` is empty), one workload per batch size, in suite order; only their case and batch
+// are set (PrepareReference fills in the rest).
+std::vector<Workload> SelectWorkloads(const std::vector<SuiteCase>& suite,
+                                      const std::string& cases);
+
 // Fills `w` (its case and batch set) with weights and input seeded from the case's name and
 // batch, scaled like Glorot so outputs are O(1), and tconv's reference answer; a reference
 // failure goes to w.error.
 void PrepareReference(Workload& w);
+
+// PrepareReference on every workload. The reference is plain single-threaded loops, so the
+// workloads run side by side, one per CPU.
+void PrepareReferences(std::vector<Workload>& workloads);
 
 // "" when every element is within |got - want| <= 1e-4 + 1e-4 * |want|, else the worst one.
 std::string Check(const std::vector<float>& got, const std::vector<float>& want);
