@@ -22,7 +22,7 @@ struct Row {
   double torch_ms = -1;  // PyTorch (libtorch)
   double xnnpack_ms = -1;
   double ort_ms = -1;       // ONNX Runtime (Python API, see ort_peer.h)
-  double tconv_1t_ms = -1;  // tconv channels_last with 1 thread, for the scaling column
+  double tconv_1t_ms = -1;  // tconv channels_last on 1 thread in the same rounds (x1T column)
   int64_t packed_bytes = 0;
 };
 
